@@ -1,0 +1,1 @@
+"""The ``anime`` command line: parse, call the core, render."""

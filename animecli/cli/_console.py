@@ -1,0 +1,97 @@
+"""Terminal output: a stderr console, progress bars and summaries (rich)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+class _RateColumn(TextColumn):
+    """Items per second for the running task."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # noqa: D102 - rich API
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "it")
+        text = f"{speed:.2f} {unit}/s" if speed else f"? {unit}/s"
+        from rich.text import Text
+
+        return Text(text, style="progress.data.speed")
+
+
+class RichReporter:
+    """A ``Reporter`` drawing rich progress bars on stderr; silent when quiet or not a TTY."""
+
+    def __init__(self, quiet: bool = False, console: Optional[Console] = None):
+        self.console = console or err_console
+        self.quiet = quiet
+        self.show_bars = not quiet and self.console.is_terminal
+        self.warnings: list = []
+        self._progress: Optional[Progress] = None
+        self._task = None
+
+    def start(self, description: str, total: Optional[float], unit: str = "items") -> None:
+        self.stop()
+        if not self.show_bars:
+            return
+        if unit == "bytes":
+            columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                       TransferSpeedColumn(), TimeRemainingColumn()]
+        else:
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TaskProgressColumn(), _RateColumn(), TimeElapsedColumn(),
+                       TextColumn("eta"), TimeRemainingColumn()]
+        self._progress = Progress(*columns, console=self.console, transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total, unit=unit)
+
+    def advance(self, amount: float = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, amount)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if not self.quiet:
+            self.console.print(f"[yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+
+def error(message: str, hint: str = "") -> None:
+    """Print a one-line error (and an optional hint) on stderr."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {hint}", markup=True, soft_wrap=True)
+
+
+def info(message: str, quiet: bool = False) -> None:
+    """Print an informational line on stderr unless quiet."""
+    if not quiet:
+        err_console.print(message, soft_wrap=True)
+
+
+def is_interactive() -> bool:
+    """Whether stderr is a terminal."""
+    return sys.stderr.isatty()

@@ -1,0 +1,79 @@
+"""The ``anime`` application: command wiring, global options and error -> message mapping.
+
+Importing this module must stay cheap: commands import the core (and MindSpore) lazily.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import click
+import typer
+
+from animecli import __version__
+from animecli.cli import _console
+
+app = typer.Typer(
+    name="anime",
+    help="Turn photos and videos into anime-style pictures with AnimeGANv2 (MindSpore), and train new styles.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        _console.out_console.print(f"animecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Turn photos and videos into anime-style pictures with AnimeGANv2, and train new styles."""
+
+
+def _register_commands() -> None:
+    """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command``."""
+    import importlib
+
+    for name in COMMANDS:
+        module = importlib.import_module(f"animecli.cli.{name.replace('-', '_')}_cmd")
+        app.command(name)(module.command)
+
+
+COMMANDS: List[str] = []
+_register_commands()
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (errors become one-line messages)."""
+    from animecli import settings
+    from animecli.errors import AnimeError
+
+    try:
+        result = app(args=argv, prog_name="anime", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _console.error("interrupted")
+        return 130
+    except AnimeError as exc:
+        if settings.debug():
+            raise
+        _console.error(str(exc), getattr(exc, "hint", ""))
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
