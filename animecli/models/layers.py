@@ -10,7 +10,9 @@ from mindspore.common.initializer import initializer
 class LayerNorm(nn.Cell):
     """Per-sample normalisation over (C, H, W) with a per-channel affine: ``GroupNorm(1, C)`` semantics.
 
-    Parameters are named ``weight`` (gamma) and ``bias`` (beta) like PyTorch's GroupNorm.
+    Parameters are named ``weight`` (gamma) and ``bias`` (beta) like PyTorch's GroupNorm. Written for
+    speed on CPU: the sums are matrix products against a ones vector (multi-threaded, unlike the reduce
+    kernels), the variance is the centred two-pass one, and gamma / 1/std fold into one multiply-add.
     """
 
     def __init__(self, channels: int, eps: float = 1e-12):
@@ -20,13 +22,15 @@ class LayerNorm(nn.Cell):
         self.bias = Parameter(initializer("zeros", (channels,), ms.float32), name="bias")
 
     def construct(self, x):
-        mean = x.mean(axis=(1, 2, 3), keep_dims=True)
-        centred = x - mean
-        var = (centred * centred).mean(axis=(1, 2, 3), keep_dims=True)
-        scale = ops.rsqrt(var + self.eps)
-        gamma = self.weight.reshape(1, -1, 1, 1)
-        beta = self.bias.reshape(1, -1, 1, 1)
-        return centred * scale * gamma + beta
+        n, c, h, w = x.shape
+        count = c * h * w
+        ones = ops.ones((h * w, 1), x.dtype)
+        mean = ops.matmul(x.reshape(n * c, h * w), ones).reshape(n, c).sum(axis=1, keepdims=True) / count
+        centred = x - mean.reshape(n, 1, 1, 1)
+        squares = (centred * centred).reshape(n * c, h * w)
+        var = ops.matmul(squares, ones).reshape(n, c).sum(axis=1, keepdims=True) / count
+        scale = self.weight.reshape(1, c) * ops.rsqrt(var + self.eps)
+        return centred * scale.reshape(n, c, 1, 1) + self.bias.reshape(1, c, 1, 1)
 
 
 def _reflect_pad(kernel_size: int, stride: int) -> nn.Cell:
