@@ -1,0 +1,1 @@
+"""The checkpoint layer: weight formats, conversion to our parameter names, named weights."""

@@ -1,0 +1,1 @@
+"""Readers for the weight formats animecli accepts, each giving ``{name: numpy array}``."""
