@@ -18,6 +18,7 @@ import numpy as np
 
 from animecli.errors import CheckpointFormatError, InvalidInputError
 from animecli.weights.formats._crc32c import crc32c, masked
+from animecli.weights.formats._protobuf import CorruptData, fields, int64, varint
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_SIZE = 48  # two block handles padded to 40 bytes, then the 8-byte magic
@@ -45,10 +46,6 @@ _DTYPES = {
 _DT_BFLOAT16 = 14
 # Entries that are not numeric arrays (e.g. TF2's object graph, a DT_STRING): left out.
 _NON_NUMERIC = {7: "string", 20: "resource", 21: "variant"}
-
-
-class _Corrupt(Exception):
-    """A malformed structure; turned into a CheckpointFormatError naming the file."""
 
 
 @dataclass
@@ -90,7 +87,7 @@ def read_tf1_checkpoint(path) -> dict[str, np.ndarray]:
     index_path = _index_of(prefix)
     try:
         (num_shards, big_endian), entries = _read_index(index_path.read_bytes())
-    except _Corrupt as err:
+    except CorruptData as err:
         raise CheckpointFormatError(f"{index_path}: corrupt checkpoint index ({err})") from err
     tensors: dict[str, np.ndarray] = {}
     with contextlib.ExitStack() as stack:
@@ -176,10 +173,10 @@ def _read_tensor(name, entry: BundleEntry, data_path: Path, handle, file_size: i
 def _read_index(data: bytes) -> tuple[tuple[int, bool], dict[str, BundleEntry]]:
     """Decode an index file: ``((num_shards, big_endian), {name: BundleEntry})``."""
     if len(data) < _FOOTER_SIZE:
-        raise _Corrupt(f"only {len(data)} bytes")
+        raise CorruptData(f"only {len(data)} bytes")
     footer = data[-_FOOTER_SIZE:]
     if int.from_bytes(footer[-8:], "little") != TABLE_MAGIC:
-        raise _Corrupt("bad magic number: not a table file")
+        raise CorruptData("bad magic number: not a table file")
     _metaindex, pos = _block_handle(footer, 0)
     index_handle, _ = _block_handle(footer, pos)
     header, entries = None, {}
@@ -191,13 +188,13 @@ def _read_index(data: bytes) -> tuple[tuple[int, bool], dict[str, BundleEntry]]:
             else:
                 entries[key.decode("utf-8", "replace")] = _decode_entry(value)
     if header is None:
-        raise _Corrupt("no bundle header: not a TF1 V2 checkpoint index")
+        raise CorruptData("no bundle header: not a TF1 V2 checkpoint index")
     return header, entries
 
 
 def _block_handle(buf: bytes, pos: int) -> tuple[tuple[int, int], int]:
-    offset, pos = _varint(buf, pos)
-    size, pos = _varint(buf, pos)
+    offset, pos = varint(buf, pos)
+    size, pos = varint(buf, pos)
     return (offset, size), pos
 
 
@@ -205,80 +202,42 @@ def _read_block(data: bytes, handle: tuple[int, int]) -> bytes:
     offset, size = handle
     end = offset + size
     if end + _TRAILER_SIZE > len(data) - _FOOTER_SIZE:
-        raise _Corrupt(f"block at {offset} (+{size}) runs past the end of the file")
+        raise CorruptData(f"block at {offset} (+{size}) runs past the end of the file")
     contents, kind = data[offset:end], data[end]
     stored_crc = int.from_bytes(data[end + 1 : end + _TRAILER_SIZE], "little")
     if masked(crc32c(data[offset : end + 1])) != stored_crc:
-        raise _Corrupt(f"checksum mismatch in the block at {offset}")
+        raise CorruptData(f"checksum mismatch in the block at {offset}")
     if kind != 0:
-        raise _Corrupt(f"block at {offset} is compressed (type {kind}); only uncompressed indexes are supported")
+        raise CorruptData(f"block at {offset} is compressed (type {kind}); only uncompressed indexes are supported")
     return contents
 
 
 def _block_entries(block: bytes):
     """Yield (key, value) of a block: prefix-compressed keys, then the restart array."""
     if len(block) < 4:
-        raise _Corrupt("block too short")
+        raise CorruptData("block too short")
     restarts = int.from_bytes(block[-4:], "little")
     limit = len(block) - 4 - 4 * restarts
     if limit < 0:
-        raise _Corrupt("bad restart count")
+        raise CorruptData("bad restart count")
     pos, key = 0, b""
     while pos < limit:
-        shared, pos = _varint(block, pos)
-        unshared, pos = _varint(block, pos)
-        value_size, pos = _varint(block, pos)
+        shared, pos = varint(block, pos)
+        unshared, pos = varint(block, pos)
+        value_size, pos = varint(block, pos)
         if shared > len(key) or pos + unshared + value_size > limit:
-            raise _Corrupt("bad block entry")
+            raise CorruptData("bad block entry")
         key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
         yield key, block[pos : pos + value_size]
         pos += value_size
 
 
-# ---- protobuf -------------------------------------------------------------------------------
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise _Corrupt("bad varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: bytes):
-    """Yield (field number, wire type, value) of a protobuf message."""
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        field, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire in (1, 2, 5):
-            if wire == 2:
-                size, pos = _varint(buf, pos)
-            else:
-                size = 8 if wire == 1 else 4
-            if pos + size > len(buf):
-                raise _Corrupt("truncated protobuf field")
-            value, pos = buf[pos : pos + size], pos + size
-        else:
-            raise _Corrupt(f"unsupported protobuf wire type {wire}")
-        yield field, wire, value
-
-
-def _int64(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
+# ---- protobuf values ------------------------------------------------------------------------
 
 def _decode_entry(buf: bytes) -> BundleEntry:
     entry = BundleEntry()
-    for field, wire, value in _fields(buf):
+    for field, wire, value in fields(buf):
         if field == 1 and wire == 0:
             entry.dtype = value
         elif field == 2 and wire == 2:
@@ -286,9 +245,9 @@ def _decode_entry(buf: bytes) -> BundleEntry:
         elif field == 3 and wire == 0:
             entry.shard_id = value
         elif field == 4 and wire == 0:
-            entry.offset = _int64(value)
+            entry.offset = int64(value)
         elif field == 5 and wire == 0:
-            entry.size = _int64(value)
+            entry.size = int64(value)
         elif field == 6 and wire == 5:
             entry.crc32c = int.from_bytes(value, "little")
         elif field == 7:
@@ -298,12 +257,12 @@ def _decode_entry(buf: bytes) -> BundleEntry:
 
 def _decode_shape(buf: bytes) -> tuple:
     dims = []
-    for field, wire, value in _fields(buf):
+    for field, wire, value in fields(buf):
         if field == 2 and wire == 2:  # Dim {int64 size = 1; string name = 2}
             size = 0
-            for sub, sub_wire, sub_value in _fields(value):
+            for sub, sub_wire, sub_value in fields(value):
                 if sub == 1 and sub_wire == 0:
-                    size = _int64(sub_value)
+                    size = int64(sub_value)
             dims.append(size)
         elif field == 3 and wire == 0 and value:  # unknown_rank
             return (-1,)
@@ -312,11 +271,11 @@ def _decode_shape(buf: bytes) -> tuple:
 
 def _decode_header(buf: bytes) -> tuple[int, bool]:
     num_shards, endianness = 1, 0
-    for field, wire, value in _fields(buf):
+    for field, wire, value in fields(buf):
         if field == 1 and wire == 0:
             num_shards = value
         elif field == 2 and wire == 0:
             endianness = value
     if num_shards < 1:
-        raise _Corrupt(f"bad shard count {num_shards}")
+        raise CorruptData(f"bad shard count {num_shards}")
     return num_shards, endianness == 1
