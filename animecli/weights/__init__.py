@@ -1,1 +1,1 @@
-"""The checkpoint layer: weight formats, conversion to our parameter names, named weights."""
+"""The checkpoint layer: weight formats, conversion tables, the registry, the cache and resolution."""
