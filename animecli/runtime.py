@@ -6,10 +6,18 @@ lazily: importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Iterator, Optional
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent first runs then simply both compile
+    fcntl = None  # type: ignore[assignment]
 
 from animecli import settings
 from animecli.errors import DeviceUnavailableError, InvalidInputError
@@ -18,6 +26,8 @@ DEVICES = ("auto", "cpu", "gpu", "ascend")
 _TARGETS = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
 
 _lock = threading.Lock()
+_cwd_lock = threading.RLock()
+_compiled_before = False
 _configured: Optional["RuntimeInfo"] = None
 
 
@@ -28,6 +38,7 @@ class RuntimeInfo:
     device: str  # cpu | gpu | ascend
     mode: str  # graph | pynative
     threads: Optional[int]
+    graph_kernel: bool = False
 
 
 def prepare_environment() -> None:
@@ -40,6 +51,78 @@ def prepare_environment() -> None:
     os.environ.setdefault("MS_COMPILER_CACHE_PATH", str(work))
     # OpenMP threads of fused kernels must not spin against MindSpore's own pool.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # The fused tanh is an approximation (1.3e-4 off): keep MindSpore's exact one.
+    os.environ.setdefault("MS_DEV_GRAPH_KERNEL_FLAGS", "--disable_cluster_ops=Tanh")
+    # The fusion compiler reads its (empty) CPU tiling table only from a "white-listed" folder and prints
+    # a complaint on stdout otherwise: point it at MindSpore's own copy.
+    akg = _akg_folder()
+    if akg is not None:
+        os.environ.setdefault("AKG_WHITE_LIST_PATH", str(akg))
+
+
+def _akg_folder() -> Optional[Path]:
+    spec = importlib.util.find_spec("mindspore")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "_akg"
+
+
+def compile_dir() -> Path:
+    """The folder where MindSpore's compilers write (``MS_COMPILER_CACHE_PATH``, under the cache root)."""
+    prepare_environment()
+    return Path(os.environ["MS_COMPILER_CACHE_PATH"])
+
+
+@contextlib.contextmanager
+def compiling(cache_key: Optional[str] = None) -> Iterator[None]:
+    """Run a graph compilation with the process working directory switched to ``compile_dir()``.
+
+    The graph-kernel compiler starts a helper process in the current directory, and a library in it
+    writes a log file there: this keeps the user's directory clean. The helper keeps the directory it
+    started in, so only compilations need this. While it is active, relative paths resolve elsewhere:
+    code that runs meanwhile in other threads must use absolute paths (the pipelines do).
+
+    ``cache_key`` names the graph being compiled (everything the compiled graph depends on: network
+    code, constants, input shape). When this is the process's first compilation, the compiled graph is
+    kept on disk under that key and the next process that starts with the same graph loads it instead
+    of compiling (about 2 s at 512x512). MindSpore numbers cached graphs by compilation order and keeps
+    the cache folder of its first compilation, so only a process's first graph can be cached safely:
+    the cache is on for that compilation only, one folder per key.
+    """
+    global _compiled_before
+    target = compile_dir()
+    with _cwd_lock:
+        try:
+            previous = os.getcwd()
+        except OSError:  # the user's directory was removed: nothing to go back to
+            previous = None
+        os.chdir(target)
+        try:
+            if cache_key and not _compiled_before:
+                with _graph_cache(target / "graphs" / cache_key):
+                    yield
+            else:
+                yield
+        finally:
+            _compiled_before = True
+            if previous is not None:
+                os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _graph_cache(folder: Path) -> Iterator[None]:
+    """MindSpore's compile cache on, in ``folder``, for one compilation (other processes wait on a lock)."""
+    import mindspore as ms
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        ms.set_context(enable_compile_cache=True, compile_cache_path=str(folder))
+        try:
+            yield
+        finally:
+            ms.set_context(enable_compile_cache=False)
 
 
 def _device_available(device: str) -> bool:
@@ -78,11 +161,20 @@ def resolve_device(requested: str) -> str:
     return name
 
 
-def configure(device: str = "auto", mode: str = "graph", threads: Optional[int] = None) -> RuntimeInfo:
+def graph_kernel_available() -> bool:
+    """Whether graph-kernel fusion can compile here (its compiler needs the ``decorator`` package)."""
+    return importlib.util.find_spec("decorator") is not None
+
+
+def configure(device: str = "auto", mode: str = "graph", threads: Optional[int] = None,
+              graph_kernel: bool = False) -> RuntimeInfo:
     """Select the device and execution mode once per process; later calls must agree on the device.
 
     ``mode`` is ``graph`` (compiled, for inference and training steps) or ``pynative``.
     ``threads`` caps MindSpore's CPU operator threads (default: all cores).
+    ``graph_kernel`` turns on operator fusion for graphs compiled from now on, on CPU in graph mode
+    (the fast inference path: with the layer norm of ``models.layers`` it cuts time and memory); it is
+    left off where fusion is not available. Compile such graphs inside ``compiling()``.
     """
     global _configured
     with _lock:
@@ -93,17 +185,23 @@ def configure(device: str = "auto", mode: str = "graph", threads: Optional[int] 
                     f"MindSpore is already running on {_configured.device}; cannot switch to {resolved} "
                     "in the same process"
                 )
-            if _configured.mode == mode and (threads is None or threads == _configured.threads):
+        fuse = bool(graph_kernel) and mode == "graph" and resolved == "cpu" and graph_kernel_available()
+        if _configured is not None:
+            if (_configured.mode == mode and _configured.graph_kernel == fuse
+                    and (threads is None or threads == _configured.threads)):
                 return _configured
         import mindspore as ms
 
         ms.set_device(_TARGETS[resolved])
         ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+        if _configured is None or _configured.graph_kernel != fuse:
+            ms.set_context(enable_graph_kernel=fuse)
         if threads and _configured is None:
             import mindspore.device_context as device_context
 
             device_context.cpu.op_tuning.threads_num(int(threads))
-        _configured = RuntimeInfo(device=resolved, mode=mode, threads=threads or _configured_threads())
+        _configured = RuntimeInfo(device=resolved, mode=mode, threads=threads or _configured_threads(),
+                                  graph_kernel=fuse)
         return _configured
 
 

@@ -1,0 +1,391 @@
+"""Exact tiled execution of the generator: bounded memory, and the same compiled graphs for every size.
+
+The layer norm needs statistics of a whole feature map, so the network cannot run tile by tile from
+end to end. Instead it runs layer by layer: each convolution runs over fixed-size tiles of its output
+and stores its raw (pre-norm) result for the whole picture, together with the exact statistics of that
+result (per-tile sums combined in float64). The next layer applies the norm and LeakyReLU to its input
+tiles on the fly, so only the raw maps of two consecutive layers are ever held, and every layer's graph
+has one input shape whatever the picture size. Reflect padding and the bilinear upsampling use the
+picture's absolute coordinates, so results equal the whole-picture network up to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import mindspore as ms
+from mindspore import Parameter, nn, ops
+
+from animecli import runtime
+
+#: Output tile side per resolution level (full, half, quarter of the input).
+DEFAULT_TILES = (128, 128, 64)
+
+
+@dataclass
+class FeatureMap:
+    """A stored layer result (C, H, W) and the per-channel transform its consumers apply first."""
+
+    data: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+    lrelu: bool
+    buffer: Optional[np.ndarray] = None  # the pooled memory behind ``data`` (None: not pooled)
+
+    @classmethod
+    def plain(cls, data: np.ndarray, buffer: Optional[np.ndarray] = None) -> "FeatureMap":
+        channels = data.shape[0]
+        return cls(data, np.ones(channels, np.float32), np.zeros(channels, np.float32), False, buffer)
+
+
+class _Pool:
+    """Big float32 buffers reused from layer to layer (fresh ones cost a page fault per 4 KiB)."""
+
+    def __init__(self):
+        self.spare: List[np.ndarray] = []
+
+    def take(self, shape: Tuple[int, ...]) -> Tuple[np.ndarray, np.ndarray]:
+        """An uninitialised array of ``shape`` and the buffer behind it."""
+        size = int(np.prod(shape))
+        fitting = [b for b in self.spare if b.size >= size]
+        if fitting:
+            buffer = min(fitting, key=lambda b: b.size)
+            self.spare = [b for b in self.spare if b is not buffer]
+        else:
+            self.spare = []  # all smaller: let them go rather than hold them next to the new one
+            buffer = np.empty(size, np.float32)
+        return buffer[:size].reshape(shape), buffer
+
+    def give(self, feature: FeatureMap) -> None:
+        if feature.buffer is not None:
+            self.spare.append(feature.buffer)
+
+
+class _Stats:
+    """Running count / mean / centred sum of squares, merged per tile (Chan et al.) in float64."""
+
+    def __init__(self):
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def add(self, count: int, total: float, m2: float) -> None:
+        mean = total / count
+        merged = self.count + count
+        delta = mean - self.mean
+        self.mean += delta * count / merged
+        self.m2 += m2 + delta * delta * self.count * count / merged
+        self.count = merged
+
+    def normaliser(self, gamma: np.ndarray, beta: np.ndarray, eps: float) -> Tuple[np.ndarray, np.ndarray]:
+        """Per-channel (scale, shift) so that ``x * scale + shift`` is the layer norm with its affine."""
+        rstd = 1.0 / math.sqrt(self.m2 / self.count + eps)
+        scale = gamma.astype(np.float64) * rstd
+        return scale.astype(np.float32), (beta - self.mean * scale).astype(np.float32)
+
+
+def _param(array: np.ndarray, name: str) -> Parameter:
+    return Parameter(ms.Tensor(np.ascontiguousarray(array, np.float32)), name=name, requires_grad=False)
+
+
+class _Tile(nn.Cell):
+    """Input transform (x * scale + shift, optional LeakyReLU), optional upsampling, conv, tile statistics."""
+
+    def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray], stride: int, groups: int, lrelu: bool,
+                 upsample: bool, name: str):
+        super().__init__()
+        out_ch, _, k, _ = weight.shape
+        self.conv = nn.Conv2d(weight.shape[1] * groups, out_ch, k, stride=stride, pad_mode="valid",
+                              group=groups, has_bias=bias is not None)
+        self.conv.weight = _param(weight, f"{name}.weight")
+        if bias is not None:
+            self.conv.bias = _param(bias, f"{name}.bias")
+        self.lrelu = lrelu
+        self.upsample = upsample
+        self.out_ch = out_ch
+
+    def construct(self, x, scale, shift, row_weights, col_weights, mask, inv_count):
+        x = x * scale + shift
+        if self.lrelu:
+            x = ops.maximum(x, x * 0.2)
+        if self.upsample:  # bilinear resize as two products with interpolation matrices
+            n, c, h, w = x.shape
+            x = ops.matmul(row_weights, x.reshape(n * c, h, w))
+            x = ops.matmul(x, col_weights).reshape(n, c, row_weights.shape[1], col_weights.shape[2])
+        out = self.conv(x)
+        _, c, h, w = out.shape
+        ones = ops.ones((h * w, 1), out.dtype)
+        total = ops.matmul((out * mask).reshape(c, h * w), ones).sum()
+        centred = (out - total * inv_count) * mask
+        m2 = ops.matmul((centred * centred).reshape(c, h * w), ones).sum()
+        return out, total, m2
+
+
+class _Head(nn.Cell):
+    """The output layer over one tile: norm + LeakyReLU of the last block, 1x1 conv, tanh."""
+
+    def __init__(self, weight: np.ndarray):
+        super().__init__()
+        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 1, pad_mode="valid", has_bias=False)
+        self.conv.weight = _param(weight, "out_layer.0.weight")
+
+    def construct(self, x, scale, shift):
+        x = x * scale + shift
+        return ops.tanh(self.conv(ops.maximum(x, x * 0.2)))
+
+
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
+    """Reflect (edge not repeated) indices into [0, size); what lies further out is clamped (tile overhang)."""
+    index = np.where(index < 0, -index, index)
+    index = np.where(index > size - 1, 2 * (size - 1) - index, index)
+    return np.clip(index, 0, size - 1)
+
+
+def _runs(index: np.ndarray) -> List[Tuple[slice, slice]]:
+    """Split an index array into (destination, source) slices of steps +1, -1 or 0 (no fancy indexing)."""
+    runs = []
+    start = 0
+    while start < len(index):
+        stop = start + 1
+        step = int(index[stop] - index[start]) if stop < len(index) else 1
+        if step not in (-1, 0, 1):
+            step = 1
+        while stop < len(index) and index[stop] - index[stop - 1] == step:
+            stop += 1
+        first = int(index[start])
+        if step == 0:
+            source = slice(first, first + 1)
+        elif step == 1:
+            source = slice(first, first + stop - start)
+        else:
+            last = first - (stop - start) + 1
+            source = slice(first, last - 1 if last > 0 else None, -1)
+        runs.append((slice(start, stop), source))
+        start = stop
+    return runs
+
+
+def _take(data: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``data[:, rows][:, :, cols]`` as one contiguous (1, C, len(rows), len(cols)) float32 block."""
+    block = np.empty((1, data.shape[0], len(rows), len(cols)), np.float32)
+    for row_dst, row_src in _runs(rows):
+        for col_dst, col_src in _runs(cols):
+            block[0, :, row_dst, col_dst] = data[:, row_src, col_src]  # step-0 runs broadcast
+    return block
+
+
+def resize_source(out_size: int, in_size: int, mode: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output row of a bilinear resize: (lower source row, upper source row, weight of the upper)."""
+    d = np.arange(out_size, dtype=np.float64)
+    if mode == "align":
+        src = d * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    elif mode == "half-pixel":
+        src = np.maximum((d + 0.5) * (in_size / out_size) - 0.5, 0.0)
+    else:  # tf: legacy, no align, no half-pixel
+        src = d * (in_size / out_size)
+    lower = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    upper = np.minimum(lower + 1, in_size - 1)
+    return lower, upper, (src - np.floor(src)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One convolution of the network and how it is laid out."""
+
+    name: str  # parameter prefix of the conv, e.g. "block_a.0.1" or "block_c.1.layers.2"
+    norm: str  # parameter prefix of the norm that follows
+    kernel: int
+    stride: int
+    groups: int
+    bias: bool
+    level: int  # resolution level of the output: 0 full, 1 half, 2 quarter
+    upsample: bool = False  # input is the previous map upsampled to this level's size
+
+
+def _cnl(prefix: str, kernel: int, level: int, stride: int = 1, groups: int = 1, bias: bool = False,
+         upsample: bool = False) -> _Layer:
+    return _Layer(f"{prefix}.1", f"{prefix}.2", kernel, stride, groups, bias, level, upsample)
+
+
+class TiledGenerator:
+    """The AnimeGANv2 generator run layer by layer over fixed-size tiles (see the module docstring).
+
+    ``params`` are our parameter names (as in ``Generator``); ``tiles`` the output tile side at full,
+    half and quarter resolution. Call with one NCHW float32 picture in [-1, 1] (batch of 1).
+    """
+
+    def __init__(self, params: Dict[str, np.ndarray], upsample: str = "tf", eps: float = 1e-12,
+                 tiles: Tuple[int, int, int] = DEFAULT_TILES):
+        self.params = params
+        self.mode = upsample
+        self.eps = eps
+        self.tiles = tiles
+        self.compiled: set = set()
+        self._cells: Dict[str, nn.Cell] = {}
+        self._pool = _Pool()
+        self.head = _Head(params["out_layer.0.weight"])
+        self.head.set_train(False)
+
+    # -- network layout -------------------------------------------------------------------------------
+    def _irb(self, index: int) -> List[_Layer]:
+        prefix = f"block_c.{index}.layers"
+        width = self.params[f"{prefix}.1.1.weight"].shape[0]
+        return [_cnl(f"{prefix}.0", 1, 2), _cnl(f"{prefix}.1", 3, 2, groups=width, bias=True),
+                _Layer(f"{prefix}.2", f"{prefix}.3", 1, 1, 1, False, 2)]
+
+    def _cell(self, layer: _Layer, lrelu: bool) -> nn.Cell:
+        key = f"{layer.name}:{lrelu}"
+        if key not in self._cells:
+            bias = self.params.get(f"{layer.name}.bias") if layer.bias else None
+            cell = _Tile(self.params[f"{layer.name}.weight"], bias, layer.stride, layer.groups, lrelu,
+                         layer.upsample, layer.name)
+            cell.set_train(False)
+            self._cells[key] = cell
+        return self._cells[key]
+
+    def _normalise(self, layer: _Layer, raw: np.ndarray, buffer: np.ndarray, stats: _Stats,
+                   lrelu: bool) -> FeatureMap:
+        scale, shift = stats.normaliser(self.params[f"{layer.norm}.weight"], self.params[f"{layer.norm}.bias"],
+                                        self.eps)
+        return FeatureMap(raw, scale, shift, lrelu, buffer)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or x.shape[0] != 1:
+            raise ValueError("TiledGenerator takes one picture: NCHW with N == 1")
+        try:
+            return self._forward(np.ascontiguousarray(x[0], np.float32))
+        finally:
+            self._pool = _Pool()
+
+    def _forward(self, picture: np.ndarray) -> np.ndarray:
+        height, width = picture.shape[1:]
+        feature = FeatureMap.plain(picture)
+        for layer in (_cnl("block_a.0", 7, 0), _cnl("block_a.1", 3, 1, stride=2), _cnl("block_a.2", 3, 1)):
+            feature = self._run(layer, feature)
+        half_size = feature.data.shape[1:]
+        for layer in (_cnl("block_b.0", 3, 2, stride=2), _cnl("block_b.1", 3, 2), _cnl("block_c.0", 3, 2)):
+            feature = self._run(layer, feature)
+        for index in (1, 2, 3, 4):
+            block_input = feature
+            expand, depthwise, project = self._irb(index)
+            feature = self._run(expand, block_input, keep_input=True)
+            feature = self._run(project, self._run(depthwise, feature), lrelu=False)
+            feature = self._materialise(feature, block_input if index > 1 else None)
+            self._pool.give(block_input)
+        feature = self._run(_cnl("block_c.5", 3, 2), feature)
+        feature = self._run(_cnl("block_d.0", 3, 1, upsample=True), feature, size=self._up(feature, half_size))
+        feature = self._run(_cnl("block_d.1", 3, 1), feature)
+        feature = self._run(_cnl("block_e.0", 3, 0, upsample=True), feature,
+                            size=self._up(feature, (height, width)))
+        for layer in (_cnl("block_e.1", 3, 0), _cnl("block_e.2", 7, 0)):
+            feature = self._run(layer, feature)
+        return self._head(feature)
+
+    def _up(self, feature: FeatureMap, remembered: Tuple[int, int]) -> Tuple[int, int]:
+        if self.mode == "align":
+            return int(remembered[0]), int(remembered[1])
+        return feature.data.shape[1] * 2, feature.data.shape[2] * 2
+
+    @staticmethod
+    def _materialise(feature: FeatureMap, residual: Optional[FeatureMap]) -> FeatureMap:
+        """Apply a norm without activation (and add the block input) in place: the output of a residual block."""
+        data = feature.data
+        data *= feature.scale[:, None, None]
+        data += feature.shift[:, None, None]
+        if residual is not None:
+            data += residual.data
+        return FeatureMap.plain(data, feature.buffer)
+
+    # -- one layer over all its tiles -----------------------------------------------------------------
+    def _run(self, layer: _Layer, feature: FeatureMap, lrelu: bool = True,
+             size: Optional[Tuple[int, int]] = None, keep_input: bool = False) -> FeatureMap:
+        """Run one conv layer (tile by tile) on a stored map; return its raw output and exact statistics.
+
+        The input map's memory goes back to the pool afterwards unless ``keep_input``.
+        """
+        source = feature.data
+        in_h, in_w = size if layer.upsample else source.shape[1:]
+        k, s = layer.kernel, layer.stride
+        before = (k - s) // 2
+        after = (k - s) - before
+        out_h = (in_h + before + after - k) // s + 1
+        out_w = (in_w + before + after - k) // s + 1
+        tile = self.tiles[layer.level]
+        cell = self._cell(layer, feature.lrelu)
+        raw, buffer = self._pool.take((cell.out_ch, out_h, out_w))
+        stats = _Stats()
+        scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
+        shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
+        span = (tile - 1) * s + k  # input rows/columns of one tile
+        if layer.upsample:
+            rows_map = resize_source(in_h, source.shape[1], self.mode)
+            cols_map = resize_source(in_w, source.shape[2], self.mode)
+        for top in range(0, out_h, tile):
+            rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
+            for left in range(0, out_w, tile):
+                cols = _reflect(np.arange(left * s - before, left * s - before + span), in_w)
+                valid_h, valid_w = min(tile, out_h - top), min(tile, out_w - left)
+                mask = np.zeros((1, 1, tile, tile), np.float32)
+                mask[..., :valid_h, :valid_w] = 1.0
+                if layer.upsample:
+                    region, row_weights, col_weights = self._upsample_region(source, rows_map, rows,
+                                                                            cols_map, cols, tile)
+                else:
+                    region, row_weights, col_weights = _take(source, rows, cols), self._unused, self._unused
+                inputs = (ms.Tensor(region), scale, shift, ms.Tensor(row_weights), ms.Tensor(col_weights),
+                          ms.Tensor(mask),
+                          ms.Tensor(np.array([1.0 / (cell.out_ch * valid_h * valid_w)], np.float32)))
+                out, total, m2 = self._call(cell, layer.name, inputs)
+                raw[:, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
+                stats.add(cell.out_ch * valid_h * valid_w, float(total.asnumpy()), float(m2.asnumpy()))
+        if not keep_input:
+            self._pool.give(feature)
+        return self._normalise(layer, raw, buffer, stats, lrelu)
+
+    _unused = np.zeros((1, 1, 1), np.float32)
+
+    def _upsample_region(self, source: np.ndarray, rows_map, rows: np.ndarray, cols_map, cols: np.ndarray,
+                         tile: int):
+        """The source block an upsampled tile needs, the (1, rows, block) and (1, block, cols) resize matrices."""
+        length = tile // 2 + 4  # source rows behind tile + 2 upsampled rows, for a ~2x upsampling
+        starts, matrices = [], []
+        for (lower, upper, weight), index, size in ((rows_map, rows, source.shape[1]),
+                                                    (cols_map, cols, source.shape[2])):
+            lo, hi, w = lower[index], upper[index], weight[index]
+            start = max(0, min(int(lo.min()), size - length))
+            if hi.max() - start >= length:
+                raise ValueError("upsampling ratio too large for the tile layout")
+            matrix = np.zeros((len(index), length), np.float32)
+            np.add.at(matrix, (np.arange(len(index)), lo - start), 1.0 - w)
+            np.add.at(matrix, (np.arange(len(index)), hi - start), w)
+            starts.append(np.clip(np.arange(start, start + length), 0, size - 1))
+            matrices.append(matrix[None])
+        col_weights = np.ascontiguousarray(matrices[1].transpose(0, 2, 1))
+        return _take(source, starts[0], starts[1]), matrices[0], col_weights
+
+    def _call(self, cell: nn.Cell, key: str, inputs):
+        if key in self.compiled:
+            return cell(*inputs)
+        with runtime.compiling():
+            result = cell(*inputs)
+        self.compiled.add(key)
+        return result
+
+    def _head(self, feature: FeatureMap) -> np.ndarray:
+        source = feature.data
+        _, height, width = source.shape
+        tile = self.tiles[0]
+        output = np.empty((1, 3, height, width), np.float32)
+        scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
+        shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
+        for top in range(0, height, tile):
+            rows = np.clip(np.arange(top, top + tile), 0, height - 1)
+            for left in range(0, width, tile):
+                cols = np.clip(np.arange(left, left + tile), 0, width - 1)
+                valid_h, valid_w = min(tile, height - top), min(tile, width - left)
+                out = self._call(self.head, "head", (ms.Tensor(_take(source, rows, cols)), scale, shift))
+                output[0, :, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
+        return output
