@@ -1,9 +1,22 @@
-"""Stylize pictures with a loaded AnimeGANv2 generator: sizing rules, padding, batching, brightness."""
+"""Stylize pictures with a loaded AnimeGANv2 generator: sizing rules, padding, batching, brightness.
+
+How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input shape (seconds), so
+  - the first shape of a session, and any shape seen ``COMPILE_AFTER`` times, run on a whole-picture
+    graph compiled for that shape (the fastest per picture, reused for every later picture of that size);
+  - other new shapes run on the tiled executor (``models.tiled``): its graphs have fixed tile shapes and
+    are compiled once for every size, so a folder of mixed sizes does not compile per picture;
+  - pictures above ``whole_max_pixels`` always run tiled: memory stays bounded (a 4000x3000 photo fits
+    in a few GB), and the result equals the whole-picture one up to float rounding.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -14,6 +27,11 @@ from animecli.progress import Reporter
 from animecli.weights.generator_ckpt import GeneratorWeights
 
 MIN_SIDE = 8
+#: Larger pictures run tiled: a whole-picture graph needs about 0.5 GB + 1.1 GB per megapixel.
+WHOLE_MAX_PIXELS = 4_000_000
+#: A new shape gets its own whole-picture graph once it has been seen this many times.
+COMPILE_AFTER = 3
+TILING_MODES = ("auto", "always", "never")
 
 
 def to_model_input(batch: np.ndarray) -> np.ndarray:
@@ -34,19 +52,52 @@ def padding_for(upsample: str, height: int, width: int) -> tuple:
     return (-height) % 4, (-width) % 4
 
 
+@dataclass
+class GraphStats:
+    """How pictures ran: graphs compiled (first-call seconds, i.e. compile + one run) and reuse."""
+
+    pictures: int = 0
+    hits: int = 0  # pictures that ran on graphs compiled earlier
+    whole_first_call: Dict[Tuple[int, int], float] = field(default_factory=dict)  # (H, W) -> seconds
+    tiled_pictures: int = 0
+    tiled_first_call: Optional[float] = None  # seconds of the picture that compiled the tile graphs
+
+    @property
+    def compiles(self) -> int:
+        """Pictures that had to compile a graph."""
+        return self.pictures - self.hits
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.pictures if self.pictures else 0.0
+
+
 class Stylizer:
-    """Runs the generator on RGB uint8 pictures and returns pictures of the same size."""
+    """Runs the generator on RGB uint8 pictures and returns pictures of the same size.
+
+    ``tiling``: ``auto`` (see the module docstring), ``always`` (every picture tiled: bounded memory, no
+    per-shape compilation) or ``never`` (always whole-picture graphs).
+    """
 
     def __init__(self, weights: GeneratorWeights, max_size: Optional[int] = None,
-                 brightness: bool = False, keep_processed_size: bool = False):
+                 brightness: bool = False, keep_processed_size: bool = False, tiling: str = "auto",
+                 whole_max_pixels: int = WHOLE_MAX_PIXELS):
         import mindspore as ms
 
         from animecli.models.generator import Generator
 
+        if tiling not in TILING_MODES:
+            raise InvalidInputError(f"unknown tiling {tiling!r}: choose one of {', '.join(TILING_MODES)}")
         self.meta = weights.meta
         self.max_size = max_size
         self.brightness = brightness
         self.keep_processed_size = keep_processed_size
+        self.tiling = tiling
+        self.whole_max_pixels = whole_max_pixels
+        self.stats = GraphStats()
+        self._params = weights.params
+        self._seen: Counter = Counter()
+        self._tiled = None
         self.network = Generator(upsample=weights.meta.upsample, eps=weights.meta.eps)
         self.network.set_train(False)
         parameters = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in weights.params.items()}
@@ -57,16 +108,79 @@ class Stylizer:
         self._tensor = ms.Tensor
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        """Run the network on same-size RGB uint8 pictures (N, H, W, 3), padding as the mode requires."""
+        """Run the network on same-size RGB uint8 pictures (N, H, W, 3), padding as the mode requires.
+
+        Pictures run one at a time (a batch dimension does not make CPU inference faster, and a graph
+        per batch size would only add compilations).
+        """
         height, width = batch.shape[1:3]
         if min(height, width) < MIN_SIDE:
             raise InvalidInputError(f"picture of {width}x{height} is too small (at least {MIN_SIDE} px a side)")
         bottom, right = padding_for(self.meta.upsample, height, width)
-        if bottom or right:
-            batch = np.stack([cv2.copyMakeBorder(img, 0, bottom, 0, right, cv2.BORDER_REFLECT_101)
-                              for img in batch])
-        output = self.network(self._tensor(to_model_input(batch))).asnumpy()
-        return from_model_output(output)[:, :height, :width]
+        outputs = []
+        for picture in batch:
+            if bottom or right:
+                picture = cv2.copyMakeBorder(picture, 0, bottom, 0, right, cv2.BORDER_REFLECT_101)
+            outputs.append(from_model_output(self._run(to_model_input(picture[None])))[0, :height, :width])
+        return np.stack(outputs)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """One NCHW picture through the whole-picture graph or the tiled executor; records GraphStats."""
+        shape = tuple(x.shape[2:])
+        self._seen[shape] += 1
+        self.stats.pictures += 1
+        started = time.perf_counter()
+        if self._use_tiles(shape):
+            tiled = self._tiled_generator()
+            compiled = bool(tiled.compiled)
+            output = tiled(x)
+            self.stats.tiled_pictures += 1
+            if compiled:
+                self.stats.hits += 1
+            elif self.stats.tiled_first_call is None:
+                self.stats.tiled_first_call = time.perf_counter() - started
+            return output
+        if shape in self.stats.whole_first_call:
+            self.stats.hits += 1
+            return self.network(self._tensor(x)).asnumpy()
+        from animecli import runtime
+
+        with runtime.compiling(cache_key=self._graph_key(shape)):
+            output = self.network(self._tensor(x)).asnumpy()
+        self.stats.whole_first_call[shape] = time.perf_counter() - started
+        return output
+
+    def _use_tiles(self, shape: Tuple[int, int]) -> bool:
+        if self.tiling != "auto":
+            return self.tiling == "always"
+        if shape[0] * shape[1] > self.whole_max_pixels:
+            return True
+        compiled = self.stats.whole_first_call
+        return bool(compiled) and shape not in compiled and self._seen[shape] < COMPILE_AFTER
+
+    def _tiled_generator(self):
+        if self._tiled is None:
+            from animecli.models.tiled import TiledGenerator
+
+            self._tiled = TiledGenerator(self._params, upsample=self.meta.upsample, eps=self.meta.eps)
+        return self._tiled
+
+    def _graph_key(self, shape: Tuple[int, int]) -> str:
+        """Everything a compiled whole-picture graph depends on (for the on-disk graph cache)."""
+        import os
+
+        import mindspore as ms
+
+        from animecli import __version__
+        from animecli.models import generator, layers
+
+        digest = hashlib.sha256()
+        for part in (ms.__version__, __version__, os.environ.get("MS_DEV_GRAPH_KERNEL_FLAGS", ""),
+                     str(ms.get_context("enable_graph_kernel")), self.meta.upsample, repr(self.meta.eps)):
+            digest.update(part.encode() + b"\0")
+        for module in (generator, layers):
+            digest.update(Path(module.__file__).read_bytes())
+        return f"generator-{shape[0]}x{shape[1]}-{digest.hexdigest()[:16]}"
 
     def _prepare(self, rgb: np.ndarray) -> np.ndarray:
         crop = self.meta.face_crop_size
@@ -106,12 +220,15 @@ class Stylizer:
 def load_stylizer(weights: Optional[Path] = None, style: Optional[str] = None, upsample: Optional[str] = None,
                   device: str = "auto", max_size: Optional[int] = None, brightness: bool = False,
                   keep_processed_size: bool = False, cache_dir: Optional[Path] = None,
-                  reporter: Optional[Reporter] = None) -> Stylizer:
-    """Resolve the weights, configure the device (graph mode) and build a ``Stylizer``."""
+                  reporter: Optional[Reporter] = None, tiling: str = "auto") -> Stylizer:
+    """Resolve the weights, configure the device (graph mode, operator fusion) and build a ``Stylizer``."""
     from animecli import runtime
+
+    runtime.prepare_environment()  # before anything imports MindSpore: it reads its log settings at import
     from animecli.weights.resolve import load_generator_weights
 
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample,
                                     cache_dir=cache_dir, reporter=reporter)
-    runtime.configure(device, mode="graph")
-    return Stylizer(loaded, max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
+    runtime.configure(device, mode="graph", graph_kernel=True)
+    return Stylizer(loaded, max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size,
+                    tiling=tiling)

@@ -65,17 +65,19 @@ def expand_inputs(inputs: Sequence[str], recursive: bool) -> List[Tuple[Path, Pa
 
     Files in a folder keep their sub-folder path; single files and glob matches keep only their name.
     Non-image files found in folders are returned too (they are reported and skipped later).
+    Paths are made absolute: graph compilation briefly switches the working directory (see
+    ``runtime.compiling``) while the reader and writer threads are busy.
     """
     pairs: List[Tuple[Path, Path]] = []
     for item in inputs:
-        path = Path(item).expanduser()
+        path = Path(item).expanduser().absolute()
         if path.is_dir():
             for file in _folder_images(path, recursive):
                 pairs.append((file, file.relative_to(path)))
         elif path.is_file():
             pairs.append((path, Path(path.name)))
         elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(item), recursive=recursive))
+            matches = sorted(Path(m).absolute() for m in glob.glob(os.path.expanduser(item), recursive=recursive))
             files = [m for m in matches if m.is_file()]
             if not files:
                 raise InvalidInputError(f"{item}: the pattern matches no file")
@@ -91,11 +93,12 @@ def plan_jobs(inputs: Sequence[str], output: Path, recursive: bool = False,
 
     ``output`` is a file name when the only input is one file and ``output`` has an image suffix,
     else a folder that mirrors the inputs' sub-folders, with the same stems and ``ext`` (default: kept).
+    All returned paths are absolute.
     """
     suffix = _normalise_ext(ext)
     pairs = expand_inputs(inputs, recursive)
     single_file = len(inputs) == 1 and Path(inputs[0]).expanduser().is_file()
-    output = Path(output).expanduser()
+    output = Path(output).expanduser().absolute()
     if single_file and images.is_image_path(output) and not output.is_dir():
         pairs = [(pairs[0][0], None)]
     sources = {p.resolve() for p, _ in pairs}
