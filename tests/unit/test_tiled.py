@@ -83,6 +83,7 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
     tiled = TiledGenerator(loaded.params, mode, loaded.meta.eps, tiles=(48, 32, 16))(x)
     whole = _whole(loaded.params, mode, loaded.meta.eps, x)
     assert tiled.shape == whole.shape
+    assert np.abs(whole - golden[f"{case}_output"]).max() <= 2e-4  # the fused whole-picture graph
     assert np.abs(tiled - whole).max() <= 5e-5
     assert np.abs(tiled - golden[f"{case}_output"]).max() <= 2e-4
 
