@@ -51,9 +51,10 @@ _register_commands()
 
 def run(argv: Optional[List[str]] = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (errors become one-line messages)."""
-    from animecli import settings
+    from animecli import runtime, settings
     from animecli.errors import AnimeError
 
+    runtime.prepare_environment()  # before anything imports MindSpore: its logs and caches out of the cwd
     try:
         app(args=argv, prog_name="anime")
     except SystemExit as exc:
