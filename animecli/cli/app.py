@@ -47,7 +47,7 @@ def _register_commands() -> None:
         app.command(name)(module.command)
 
 
-COMMANDS: List[str] = []
+COMMANDS: List[str] = ["smooth", "brightness"]
 _register_commands()
 
 

@@ -1,0 +1,1 @@
+"""Pipelines: do one command's work on files, report progress through a ``Reporter``, return a result."""

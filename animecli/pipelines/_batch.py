@@ -1,0 +1,120 @@
+"""Running one function over many files, in a process pool, with progress and a result summary."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from animecli.errors import AnimeError
+from animecli.progress import NullReporter, Reporter
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+OUTPUT_EXISTS = "output exists (--overwrite replaces it)"
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: written outputs, skipped and failed inputs (with the reason), warnings, wall time."""
+
+    done: List[Path] = field(default_factory=list)
+    skipped: List[Tuple[Path, str]] = field(default_factory=list)
+    failed: List[Tuple[Path, str]] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def skip(self, item: Path, reason: str, reporter: Reporter, warn: bool = True) -> None:
+        """Record a skipped item; ``warn`` also reports the reason as it happens."""
+        self.skipped.append((item, reason))
+        if warn:
+            self.warn(f"{item}: {reason}", reporter)
+
+    def warn(self, message: str, reporter: Reporter) -> None:
+        """Keep a warning and pass it to the reporter."""
+        self.warnings.append(message)
+        reporter.warn(message)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # parallelism comes from the processes
+
+
+def _guarded(task_fn: Callable, item: Path, args: tuple) -> tuple:
+    """One item's outcome; an error fails that item only (AnimeError messages already name the file)."""
+    try:
+        return task_fn(*args)
+    except AnimeError as err:
+        return FAILED, str(err)
+    except Exception as err:  # OSError, cv2.error, MemoryError...: report it, keep going
+        return FAILED, f"{item}: {type(err).__name__}: {err}"
+
+
+def _record(result: BatchResult, item: Path, outcome: tuple, reporter: Reporter) -> None:
+    status, detail, *notes = outcome
+    if status == DONE:
+        result.done.append(Path(detail))
+    elif status == SKIPPED:
+        result.skip(item, detail, reporter)
+    else:
+        result.failed.append((item, detail))
+    for note in notes:
+        result.warn(note, reporter)
+
+
+def run_batch(task_fn: Callable, tasks: Sequence[Tuple[Path, tuple]], result: BatchResult, *,
+              workers: Optional[int] = None, reporter: Optional[Reporter] = None,
+              description: str = "Processing") -> BatchResult:
+    """Call ``task_fn(*args)`` for each ``(item, args)`` and record its ``(status, detail)`` in ``result``.
+
+    ``task_fn`` is a module-level function (it runs in worker processes when ``workers`` > 1) returning
+    ``(DONE, output_path)``, ``(SKIPPED, reason)`` or ``(FAILED, message)``, optionally followed by
+    warnings; an exception it raises fails that item only. Skips and warnings go to ``reporter.warn``
+    as they happen; failures are left to the caller. The lists end up sorted by path.
+    """
+    reporter = reporter or NullReporter()
+    start = time.perf_counter()
+    workers = min(workers or default_workers(), len(tasks))
+    reporter.start(description, total=len(tasks), unit="images")
+    try:
+        if workers <= 1:
+            for item, args in tasks:
+                _record(result, item, _guarded(task_fn, item, args), reporter)
+                reporter.advance(1)
+        else:
+            # spawn: safe with the parent's threads (progress refresh, OpenCV's pool)
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+                futures = {pool.submit(_guarded, task_fn, item, args): item for item, args in tasks}
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as err:  # the worker process died (killed, out of memory)
+                        outcome = (FAILED, f"{futures[future]}: worker failed ({err!r})")
+                    _record(result, futures[future], outcome, reporter)
+                    reporter.advance(1)
+    finally:
+        reporter.stop()
+    result.seconds += time.perf_counter() - start
+    result.done.sort()
+    result.skipped.sort()
+    result.failed.sort()
+    return result
