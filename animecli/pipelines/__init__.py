@@ -1,1 +1,1 @@
-"""Pipelines: do one command's work on files, report progress through a ``Reporter``, return a result."""
+"""Pipelines: the work behind each command. They take a Reporter and return a result; they never print."""
