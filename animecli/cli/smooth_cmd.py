@@ -8,12 +8,13 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
+from animecli.cli import _console
 from animecli.cli._options import Overwrite, Quiet, Workers
 
 
 def command(
     style_dir: Annotated[Path, typer.Argument(
-        help="A style folder holding style/ (smooth/ is written beside it), or with --output a folder "
+        metavar="STYLE_DIR", help="A style folder holding style/ (smooth/ is written beside it), or with --output a folder "
              "of images.", show_default=False)],
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write the smoothed images (default: STYLE_DIR/smooth).",
@@ -25,12 +26,13 @@ def command(
     quiet: Quiet = False,
 ) -> None:
     """Edge-smooth style images (AnimeGANv2's edge_smooth), same file names, for training."""
-    from animecli.cli._console import RichReporter, info
-    from animecli.cli._summary import report_batch
     from animecli.pipelines.smooth import resolve_folders, smooth_folder
 
     source, target = resolve_folders(style_dir, output)
-    info(f"smoothing {source} -> {target}", quiet)
+    _console.info(f"smoothing {source} -> {target}", quiet)
     result = smooth_folder(source, target, size=size, workers=workers, overwrite=overwrite,
-                           reporter=RichReporter(quiet))
-    raise typer.Exit(report_batch(result, quiet))
+                           reporter=_console.RichReporter(quiet))
+    _console.print_summary("anime smooth", len(result.done), result.skipped, result.failed, result.seconds,
+                           quiet=quiet)
+    if result.failed:
+        raise typer.Exit(1)

@@ -13,7 +13,6 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from animecli.errors import AnimeError
 from animecli.progress import NullReporter, Reporter
 
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 OUTPUT_EXISTS = "output exists (--overwrite replaces it)"
 
 
@@ -26,22 +25,6 @@ class BatchResult:
     failed: List[Tuple[Path, str]] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    def skip(self, item: Path, reason: str, reporter: Reporter, warn: bool = True) -> None:
-        """Record a skipped item; ``warn`` also reports the reason as it happens."""
-        self.skipped.append((item, reason))
-        if warn:
-            self.warn(f"{item}: {reason}", reporter)
-
-    def warn(self, message: str, reporter: Reporter) -> None:
-        """Keep a warning and pass it to the reporter."""
-        self.warnings.append(message)
-        reporter.warn(message)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failed
 
 
 def default_workers() -> int:
@@ -59,36 +42,35 @@ def _init_worker() -> None:
 
 
 def _guarded(task_fn: Callable, item: Path, args: tuple) -> tuple:
-    """One item's outcome; an error fails that item only (AnimeError messages already name the file)."""
+    """``(True, output, warnings)``, or ``(False, message, ())``: an error fails this item only."""
     try:
-        return task_fn(*args)
-    except AnimeError as err:
-        return FAILED, str(err)
+        output, warnings = task_fn(*args)
+        return True, output, warnings
+    except AnimeError as err:  # its message already names the file
+        return False, str(err), ()
     except Exception as err:  # OSError, cv2.error, MemoryError...: report it, keep going
-        return FAILED, f"{item}: {type(err).__name__}: {err}"
+        return False, f"{item}: {type(err).__name__}: {err}", ()
 
 
 def _record(result: BatchResult, item: Path, outcome: tuple, reporter: Reporter) -> None:
-    status, detail, *notes = outcome
-    if status == DONE:
+    ok, detail, warnings = outcome
+    if ok:
         result.done.append(Path(detail))
-    elif status == SKIPPED:
-        result.skip(item, detail, reporter)
     else:
         result.failed.append((item, detail))
-    for note in notes:
-        result.warn(note, reporter)
+    for message in warnings:
+        result.warnings.append(message)
+        reporter.warn(message)
 
 
 def run_batch(task_fn: Callable, tasks: Sequence[Tuple[Path, tuple]], result: BatchResult, *,
               workers: Optional[int] = None, reporter: Optional[Reporter] = None,
               description: str = "Processing") -> BatchResult:
-    """Call ``task_fn(*args)`` for each ``(item, args)`` and record its ``(status, detail)`` in ``result``.
+    """Call ``task_fn(*args)`` for each ``(item, args)`` and record the outcome in ``result``.
 
-    ``task_fn`` is a module-level function (it runs in worker processes when ``workers`` > 1) returning
-    ``(DONE, output_path)``, ``(SKIPPED, reason)`` or ``(FAILED, message)``, optionally followed by
-    warnings; an exception it raises fails that item only. Skips and warnings go to ``reporter.warn``
-    as they happen; failures are left to the caller. The lists end up sorted by path.
+    ``task_fn`` is a module-level function (it runs in worker processes when ``workers`` > 1) that
+    returns ``(output_path, warnings)``; an exception it raises fails that item only. Warnings go to
+    ``reporter.warn`` as they come; failures are left to the caller's summary. The lists end up sorted.
     """
     reporter = reporter or NullReporter()
     start = time.perf_counter()
@@ -108,7 +90,7 @@ def run_batch(task_fn: Callable, tasks: Sequence[Tuple[Path, tuple]], result: Ba
                     try:
                         outcome = future.result()
                     except Exception as err:  # the worker process died (killed, out of memory)
-                        outcome = (FAILED, f"{futures[future]}: worker failed ({err!r})")
+                        outcome = (False, f"{futures[future]}: worker failed ({err!r})", ())
                     _record(result, futures[future], outcome, reporter)
                     reporter.advance(1)
     finally:

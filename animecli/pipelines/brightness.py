@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
-import cv2
-
+from animecli import images
 from animecli.errors import InvalidInputError
 from animecli.ops.brightness import average_brightness, match_brightness
-from animecli.pipelines._batch import DONE, OUTPUT_EXISTS, BatchResult, run_batch
-from animecli.pipelines._bgr_files import is_image_path, read_bgr, scan_folder, write_bgr
+from animecli.pipelines._batch import OUTPUT_EXISTS, BatchResult, run_batch
+from animecli.pipelines._bgr_files import scan_folder
 from animecli.progress import NullReporter, Reporter
+
+Pair = Tuple[Path, Path, Path]  # source, target, output
 
 
 def _match_file(source: Path, target: Path, output: Path) -> tuple:
-    source_rgb = cv2.cvtColor(read_bgr(source), cv2.COLOR_BGR2RGB)
-    target_rgb = cv2.cvtColor(read_bgr(target), cv2.COLOR_BGR2RGB)
-    adjusted = match_brightness(source_rgb, target_rgb)
-    write_bgr(output, cv2.cvtColor(adjusted, cv2.COLOR_RGB2BGR))
-    if average_brightness(target_rgb) == 0:
-        return DONE, output, f"{target}: all black, copied unchanged (its brightness cannot be scaled)"
-    return DONE, output
+    picture = images.load_picture(target)
+    adjusted = match_brightness(images.read_image(source), picture.rgb)
+    images.write_image(output, adjusted, alpha=picture.alpha)
+    if average_brightness(picture.rgb) == 0:
+        return output, (f"{target}: all black, written unchanged (its brightness cannot be scaled)",)
+    return output, ()
 
 
 def _by_stem(files: List[Path]) -> Dict[str, List[Path]]:
@@ -32,44 +32,48 @@ def _by_stem(files: List[Path]) -> Dict[str, List[Path]]:
     return stems
 
 
-def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult, reporter: Reporter) -> list:
-    """Pairs (source, target, output) by file stem; one-sided stems and other files are reported."""
+def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult) -> List[Pair]:
+    """Pairs by file stem; other files, stems on one side only and ambiguous stems go to ``result``."""
+    if output.resolve() in (source.resolve(), target.resolve()):
+        raise InvalidInputError(f"{output}: the output folder is an input folder (inputs are never overwritten)")
+    if output.exists() and not output.is_dir():
+        raise InvalidInputError(f"{output}: exists and is not a folder")
     source_images, source_others = scan_folder(source)
     target_images, target_others = scan_folder(target)
-    for item, reason in source_others + target_others:
-        result.skip(item, reason, reporter)
+    result.skipped.extend(source_others + target_others)
     sources, targets = _by_stem(source_images), _by_stem(target_images)
     pairs = []
     for stem in sorted(set(sources) | set(targets)):
         if stem not in targets:
-            result.skip(sources[stem][0], f"no target named {stem}.* in {target}", reporter)
+            result.skipped.append((sources[stem][0], f"no target named {stem}.* in {target}"))
         elif stem not in sources:
-            result.skip(targets[stem][0], f"no source named {stem}.* in {source}", reporter)
+            result.skipped.append((targets[stem][0], f"no source named {stem}.* in {source}"))
         elif len(sources[stem]) > 1 or len(targets[stem]) > 1:
             names = ", ".join(p.name for p in sources[stem] + targets[stem])
-            result.failed.append((targets[stem][0], f"{stem}: ambiguous, several files share the stem ({names})"))
+            result.failed.append((targets[stem][0], f"ambiguous stem {stem!r}: several files share it ({names})"))
         else:
-            target_file = targets[stem][0]
-            pairs.append((sources[stem][0], target_file, output / target_file.name))
+            pairs.append((sources[stem][0], targets[stem][0], output / targets[stem][0].name))
     return pairs
 
 
-def _check_single(source: Path, target: Path, output: Path) -> Path:
+def _plan_files(source: Path, target: Path, output: Path) -> List[Pair]:
     if output.is_dir():
         output = output / target.name
-    if not is_image_path(output):
-        raise InvalidInputError(f"{output}: unsupported output format {output.suffix!r}")
+    if not images.is_image_path(output):
+        raise InvalidInputError(f"{output}: unsupported output format {output.suffix!r} "
+                                f"(use one of {', '.join(images.IMAGE_SUFFIXES)})")
     if output.resolve() in (source.resolve(), target.resolve()):
         raise InvalidInputError(f"{output}: the output is an input (inputs are never overwritten)")
-    return output
+    return [(source, target, output)]
 
 
 def match_brightness_paths(source: Path, target: Path, output: Path, *, workers: Optional[int] = None,
                            overwrite: bool = False, reporter: Optional[Reporter] = None) -> BatchResult:
     """Write ``target`` with ``source``'s brightness to ``output``: two files, or two folders by stem.
 
-    With folders, each target's output keeps its file name inside ``output``. Existing outputs are
-    skipped unless ``overwrite``; all-black targets are copied unchanged with a warning.
+    With folders, each output keeps its target's file name inside ``output``; a target's alpha channel
+    is kept. Existing outputs are skipped unless ``overwrite``; all-black targets are written unchanged
+    with a warning.
     """
     reporter = reporter or NullReporter()
     source, target, output = Path(source), Path(target), Path(output)
@@ -78,24 +82,16 @@ def match_brightness_paths(source: Path, target: Path, output: Path, *, workers:
             raise InvalidInputError(f"{path}: no such file or folder")
     result = BatchResult()
     if source.is_dir() and target.is_dir():
-        if output.resolve() in (source.resolve(), target.resolve()):
-            raise InvalidInputError(f"{output}: the output folder is an input folder (inputs are never overwritten)")
-        if output.exists() and not output.is_dir():
-            raise InvalidInputError(f"{output}: exists and is not a folder")
-        pairs = _plan_folders(source, target, output, result, reporter)
-        output_dir = output
+        pairs = _plan_folders(source, target, output, result)
     elif source.is_file() and target.is_file():
-        pairs = [(source, target, _check_single(source, target, output))]
-        output_dir = pairs[0][2].parent
+        pairs = _plan_files(source, target, output)
     else:
-        raise InvalidInputError(f"{source} and {target}: give two files or two folders")
+        raise InvalidInputError(f"{source}, {target}: give two files or two folders")
     tasks = []
     for source_file, target_file, output_file in pairs:
         if output_file.exists() and not overwrite:
-            result.skip(target_file, OUTPUT_EXISTS, reporter, warn=False)
+            result.skipped.append((target_file, OUTPUT_EXISTS))
         else:
             tasks.append((target_file, (source_file, target_file, output_file)))
-    if tasks:
-        output_dir.mkdir(parents=True, exist_ok=True)
     return run_batch(_match_file, tasks, result, workers=workers, reporter=reporter,
                      description="Matching brightness")

@@ -7,9 +7,10 @@ from typing import Optional, Tuple
 
 from animecli.errors import InvalidInputError
 from animecli.ops.smooth import edge_smooth
-from animecli.pipelines._batch import DONE, OUTPUT_EXISTS, BatchResult, run_batch
+from animecli.pipelines._batch import OUTPUT_EXISTS, BatchResult, run_batch
 from animecli.pipelines._bgr_files import read_bgr, scan_folder, write_bgr
 from animecli.progress import NullReporter, Reporter
+
 
 def resolve_folders(style_dir: Path, output: Optional[Path] = None) -> Tuple[Path, Path]:
     """``STYLE_DIR/style`` -> ``STYLE_DIR/smooth`` (or ``output``); a plain image folder needs ``output``."""
@@ -32,7 +33,7 @@ def resolve_folders(style_dir: Path, output: Optional[Path] = None) -> Tuple[Pat
 
 def _smooth_file(source: Path, target: Path, size: int) -> tuple:
     write_bgr(target, edge_smooth(read_bgr(source), size))
-    return DONE, target
+    return target, ()
 
 
 def smooth_folder(source: Path, target: Path, *, size: int = 256, workers: Optional[int] = None,
@@ -47,16 +48,13 @@ def smooth_folder(source: Path, target: Path, *, size: int = 256, workers: Optio
         raise InvalidInputError(f"--size must be 0 (keep each image's size) or positive, got {size}")
     images, others = scan_folder(Path(source))
     result = BatchResult()
-    for item, reason in others:
-        result.skip(item, reason, reporter)
+    result.skipped.extend(others)
     tasks = []
     for image in images:
         output = Path(target) / image.name
         if output.exists() and not overwrite:
-            result.skip(image, OUTPUT_EXISTS, reporter, warn=False)
+            result.skipped.append((image, OUTPUT_EXISTS))
         else:
             tasks.append((image, (image, output, size)))
-    if tasks:
-        Path(target).mkdir(parents=True, exist_ok=True)
     return run_batch(_smooth_file, tasks, result, workers=workers, reporter=reporter,
                      description="Smoothing")
