@@ -4,9 +4,13 @@ The reference blurs every pixel near a Canny edge with a 5x5 Gaussian, one pixel
 each channel becomes ``uint8(sum(patch * g))`` where ``g = k k^T`` and ``k = cv2.getGaussianKernel(5, 0)``.
 That kernel is OpenCV's fixed table ``[1, 4, 6, 4, 1] / 16``, so every product ``v * g`` is an exact
 multiple of 1/256 and every partial sum stays below 2**16 / 256: the float64 sum is exact whatever
-the summation order. The result is therefore ``floor(S / 256)`` with ``S`` the integer separable
-convolution with ``[1, 4, 6, 4, 1]``; computed in float32 (integers below 2**24, also exact) over the
-whole image at once, it is bit-identical to the per-pixel loop.
+the summation order, and the truncated result is ``floor(S / 256)`` with ``S`` the integer
+separable convolution with ``[1, 4, 6, 4, 1]``.
+
+One ``cv2.sepFilter2D`` call with the same kernel gives that floor directly: it rounds
+``S / 256 + delta`` to uint8, and with ``delta = -127.5 / 256`` the value ``(S - 127.5) / 256`` lies
+within 127.5/256 of ``floor(S / 256)``, never on a tie, while OpenCV computes it exactly (integer
+fixed point for 8-bit smoothing kernels). The unit tests hold it to the per-pixel reference.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ import numpy as np
 
 from animecli.errors import InvalidInputError
 
-KERNEL_SIZE = 5
-# cv2.getGaussianKernel(5, 0) * 16, as integers (a unit test checks the identity).
-INTEGER_TAPS = np.array([1, 4, 6, 4, 1], dtype=np.float32)
-_TAPS_TOTAL_SQUARED = 256.0
-_DILATE = np.ones((KERNEL_SIZE, KERNEL_SIZE), np.uint8)
+GAUSSIAN_5 = cv2.getGaussianKernel(5, 0)  # [1, 4, 6, 4, 1] / 16, exactly
+_FLOOR_DELTA = -127.5 / 256  # turns OpenCV's rounding of S / 256 into the reference's truncation
+_DILATE = np.ones((5, 5), np.uint8)
+
+
+def truncated_gaussian(bgr_image: np.ndarray) -> np.ndarray:
+    """Every pixel's ``uint8(sum(patch * g))``, the reference's per-pixel value, for the whole image.
+
+    5x5 patches are REFLECT_101-padded (``np.pad(mode="reflect")``), as in the reference.
+    """
+    return cv2.sepFilter2D(bgr_image, -1, GAUSSIAN_5, GAUSSIAN_5, delta=_FLOOR_DELTA,
+                           borderType=cv2.BORDER_REFLECT_101)
 
 
 def edge_mask(gray_image: np.ndarray) -> np.ndarray:
@@ -44,11 +55,6 @@ def edge_smooth(bgr_image: np.ndarray, size: int = 256) -> np.ndarray:
     if size:
         bgr_image = cv2.resize(bgr_image, (size, size))
         gray = cv2.resize(gray, (size, size))
-    mask = edge_mask(gray)
-    sums = cv2.sepFilter2D(bgr_image, cv2.CV_32F, INTEGER_TAPS, INTEGER_TAPS,
-                           borderType=cv2.BORDER_REFLECT_101)
-    sums *= 1.0 / _TAPS_TOTAL_SQUARED
-    blurred = sums.astype(np.uint8)  # truncation, like the reference's uint8 assignment
     out = np.array(bgr_image, copy=True)
-    cv2.copyTo(blurred, mask, out)
+    cv2.copyTo(truncated_gaussian(bgr_image), edge_mask(gray), out)
     return out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from animecli.errors import InvalidInputError
-from animecli.ops.smooth import INTEGER_TAPS, edge_smooth
+from animecli.ops.smooth import GAUSSIAN_5, edge_smooth, truncated_gaussian
 from tests.conftest import FIXTURES
 
 
@@ -27,8 +27,34 @@ def per_pixel_edge_smooth(bgr: np.ndarray, size: int = 256) -> np.ndarray:
     return out
 
 
-def test_integer_taps_are_opencvs_gaussian_kernel():
-    np.testing.assert_array_equal(cv2.getGaussianKernel(5, 0).ravel() * 16, INTEGER_TAPS)
+def test_the_kernel_is_the_exact_binomial_table():
+    """The exactness argument in animecli.ops.smooth rests on this."""
+    assert GAUSSIAN_5.dtype == np.float64
+    np.testing.assert_array_equal(GAUSSIAN_5.ravel() * 16, [1, 4, 6, 4, 1])
+
+
+def _floor_of_integer_convolution(bgr):
+    """floor(S / 256), S the integer 5x5 [1,4,6,4,1] x [1,4,6,4,1] sum over the reflect-padded patch."""
+    taps = np.array([1, 4, 6, 4, 1], np.int64)
+    padded = np.pad(bgr.astype(np.int64), ((2, 2), (2, 2), (0, 0)), mode="reflect")
+    height, width = bgr.shape[:2]
+    total = np.zeros(bgr.shape, np.int64)
+    for dy in range(5):
+        for dx in range(5):
+            total += taps[dy] * taps[dx] * padded[dy:dy + height, dx:dx + width]
+    return (total >> 8).astype(np.uint8)
+
+
+def test_truncated_gaussian_is_the_floor_of_the_integer_sum():
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (int(h), int(w), 3), dtype=np.uint8)
+              for h, w in rng.integers(1, 40, (60, 2))]
+    for value in range(256):  # every remainder of S / 256 next to a flat area
+        image = np.full((6, 7, 3), value, np.uint8)
+        image[2, 3] = (255 - value, value // 2, 255)
+        images.append(image)
+    for image in images:
+        assert np.array_equal(truncated_gaussian(image), _floor_of_integer_convolution(image)), image.shape
 
 
 @pytest.mark.parametrize("name", ["chelsea.png", "rocket.png"])
