@@ -15,7 +15,8 @@ def command(
     source: Annotated[Path, typer.Argument(
         metavar="SOURCE", help="The picture (or folder) whose brightness to copy.", show_default=False)],
     target: Annotated[Path, typer.Argument(
-        metavar="TARGET", help="The picture (or folder, matched to SOURCE by file stem) to adjust.", show_default=False)],
+        metavar="TARGET", show_default=False,
+        help="The picture (or folder, matched to SOURCE by file stem) to adjust.")],
     output: Annotated[Path, typer.Argument(
         metavar="OUTPUT", help="The adjusted picture (format from its suffix), or a folder for folder inputs.",
         show_default=False)],

@@ -14,8 +14,8 @@ from animecli.cli._options import Overwrite, Quiet, Workers
 
 def command(
     style_dir: Annotated[Path, typer.Argument(
-        metavar="STYLE_DIR", help="A style folder holding style/ (smooth/ is written beside it), or with --output a folder "
-             "of images.", show_default=False)],
+        metavar="STYLE_DIR", show_default=False,
+        help="A style folder holding style/ (smooth/ is written beside it), or with --output a folder of images.")],
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write the smoothed images (default: STYLE_DIR/smooth).",
         show_default=False)] = None,

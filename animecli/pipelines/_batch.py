@@ -41,57 +41,65 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # parallelism comes from the processes
 
 
-def _guarded(task_fn: Callable, item: Path, args: tuple) -> tuple:
-    """``(True, output, warnings)``, or ``(False, message, ())``: an error fails this item only."""
+def _guarded(task_fn: Callable, item: Path, output: Path, args: tuple) -> tuple:
+    """``(True, warnings)``, or ``(False, message)``: an error fails this item only."""
     try:
-        output, warnings = task_fn(*args)
-        return True, output, warnings
+        return True, tuple(task_fn(output, *args))
     except AnimeError as err:  # its message already names the file
-        return False, str(err), ()
+        return False, str(err)
     except Exception as err:  # OSError, cv2.error, MemoryError...: report it, keep going
-        return False, f"{item}: {type(err).__name__}: {err}", ()
+        return False, f"{item}: {type(err).__name__}: {err}"
 
 
-def _record(result: BatchResult, item: Path, outcome: tuple, reporter: Reporter) -> None:
-    ok, detail, warnings = outcome
-    if ok:
-        result.done.append(Path(detail))
-    else:
+def _record(result: BatchResult, item: Path, output: Path, outcome: tuple, reporter: Reporter) -> None:
+    ok, detail = outcome
+    if not ok:
         result.failed.append((item, detail))
-    for message in warnings:
+        return
+    result.done.append(output)
+    for message in detail:
         result.warnings.append(message)
         reporter.warn(message)
 
 
-def run_batch(task_fn: Callable, tasks: Sequence[Tuple[Path, tuple]], result: BatchResult, *,
-              workers: Optional[int] = None, reporter: Optional[Reporter] = None,
+def run_batch(task_fn: Callable, tasks: Sequence[Tuple[Path, Path, tuple]], result: BatchResult, *,
+              overwrite: bool = False, workers: Optional[int] = None, reporter: Optional[Reporter] = None,
               description: str = "Processing") -> BatchResult:
-    """Call ``task_fn(*args)`` for each ``(item, args)`` and record the outcome in ``result``.
+    """Call ``task_fn(output, *args)`` for each ``(item, output, args)`` and record the outcome in ``result``.
 
-    ``task_fn`` is a module-level function (it runs in worker processes when ``workers`` > 1) that
-    returns ``(output_path, warnings)``; an exception it raises fails that item only. Warnings go to
+    An ``output`` that exists is skipped unless ``overwrite``. ``task_fn`` is a module-level function
+    (it runs in worker processes when ``workers`` > 1, default: all cores) that writes ``output`` and
+    returns warnings (strings); an exception it raises fails that item only. Warnings go to
     ``reporter.warn`` as they come; failures are left to the caller's summary. The lists end up sorted.
     """
     reporter = reporter or NullReporter()
     start = time.perf_counter()
-    workers = min(workers or default_workers(), len(tasks))
-    reporter.start(description, total=len(tasks), unit="images")
+    todo = []
+    for item, output, args in tasks:
+        if output.exists() and not overwrite:
+            result.skipped.append((item, OUTPUT_EXISTS))
+        else:
+            todo.append((item, output, args))
+    workers = min(workers or default_workers(), len(todo))
+    reporter.start(description, total=len(todo), unit="images")
     try:
         if workers <= 1:
-            for item, args in tasks:
-                _record(result, item, _guarded(task_fn, item, args), reporter)
+            for item, output, args in todo:
+                _record(result, item, output, _guarded(task_fn, item, output, args), reporter)
                 reporter.advance(1)
         else:
             # spawn: safe with the parent's threads (progress refresh, OpenCV's pool)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-                futures = {pool.submit(_guarded, task_fn, item, args): item for item, args in tasks}
+                futures = {pool.submit(_guarded, task_fn, item, output, args): (item, output)
+                           for item, output, args in todo}
                 for future in as_completed(futures):
+                    item, output = futures[future]
                     try:
                         outcome = future.result()
                     except Exception as err:  # the worker process died (killed, out of memory)
-                        outcome = (False, f"{futures[future]}: worker failed ({err!r})", ())
-                    _record(result, futures[future], outcome, reporter)
+                        outcome = (False, f"{item}: worker failed ({err!r})")
+                    _record(result, item, output, outcome, reporter)
                     reporter.advance(1)
     finally:
         reporter.stop()

@@ -9,20 +9,20 @@ from typing import Dict, List, Optional, Tuple
 from animecli import images
 from animecli.errors import InvalidInputError
 from animecli.ops.brightness import average_brightness, match_brightness
-from animecli.pipelines._batch import OUTPUT_EXISTS, BatchResult, run_batch
+from animecli.pipelines._batch import BatchResult, run_batch
 from animecli.pipelines._bgr_files import scan_folder
-from animecli.progress import NullReporter, Reporter
+from animecli.progress import Reporter
 
-Pair = Tuple[Path, Path, Path]  # source, target, output
+Task = Tuple[Path, Path, Tuple[Path, Path]]  # target, output, (source, target): see run_batch
 
 
-def _match_file(source: Path, target: Path, output: Path) -> tuple:
+def _match_file(output: Path, source: Path, target: Path) -> tuple:
     picture = images.load_picture(target)
     adjusted = match_brightness(images.read_image(source), picture.rgb)
     images.write_image(output, adjusted, alpha=picture.alpha)
     if average_brightness(picture.rgb) == 0:
-        return output, (f"{target}: all black, written unchanged (its brightness cannot be scaled)",)
-    return output, ()
+        return (f"{target}: all black, written unchanged (its brightness cannot be scaled)",)
+    return ()
 
 
 def _by_stem(files: List[Path]) -> Dict[str, List[Path]]:
@@ -32,7 +32,7 @@ def _by_stem(files: List[Path]) -> Dict[str, List[Path]]:
     return stems
 
 
-def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult) -> List[Pair]:
+def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult) -> List[Task]:
     """Pairs by file stem; other files, stems on one side only and ambiguous stems go to ``result``."""
     if output.resolve() in (source.resolve(), target.resolve()):
         raise InvalidInputError(f"{output}: the output folder is an input folder (inputs are never overwritten)")
@@ -42,7 +42,7 @@ def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult)
     target_images, target_others = scan_folder(target)
     result.skipped.extend(source_others + target_others)
     sources, targets = _by_stem(source_images), _by_stem(target_images)
-    pairs = []
+    tasks = []
     for stem in sorted(set(sources) | set(targets)):
         if stem not in targets:
             result.skipped.append((sources[stem][0], f"no target named {stem}.* in {target}"))
@@ -52,11 +52,12 @@ def _plan_folders(source: Path, target: Path, output: Path, result: BatchResult)
             names = ", ".join(p.name for p in sources[stem] + targets[stem])
             result.failed.append((targets[stem][0], f"ambiguous stem {stem!r}: several files share it ({names})"))
         else:
-            pairs.append((sources[stem][0], targets[stem][0], output / targets[stem][0].name))
-    return pairs
+            source_file, target_file = sources[stem][0], targets[stem][0]
+            tasks.append((target_file, output / target_file.name, (source_file, target_file)))
+    return tasks
 
 
-def _plan_files(source: Path, target: Path, output: Path) -> List[Pair]:
+def _plan_files(source: Path, target: Path, output: Path) -> List[Task]:
     if output.is_dir():
         output = output / target.name
     if not images.is_image_path(output):
@@ -64,7 +65,7 @@ def _plan_files(source: Path, target: Path, output: Path) -> List[Pair]:
                                 f"(use one of {', '.join(images.IMAGE_SUFFIXES)})")
     if output.resolve() in (source.resolve(), target.resolve()):
         raise InvalidInputError(f"{output}: the output is an input (inputs are never overwritten)")
-    return [(source, target, output)]
+    return [(target, output, (source, target))]
 
 
 def match_brightness_paths(source: Path, target: Path, output: Path, *, workers: Optional[int] = None,
@@ -75,23 +76,16 @@ def match_brightness_paths(source: Path, target: Path, output: Path, *, workers:
     is kept. Existing outputs are skipped unless ``overwrite``; all-black targets are written unchanged
     with a warning.
     """
-    reporter = reporter or NullReporter()
     source, target, output = Path(source), Path(target), Path(output)
     for path in (source, target):
         if not path.exists():
             raise InvalidInputError(f"{path}: no such file or folder")
     result = BatchResult()
     if source.is_dir() and target.is_dir():
-        pairs = _plan_folders(source, target, output, result)
+        tasks = _plan_folders(source, target, output, result)
     elif source.is_file() and target.is_file():
-        pairs = _plan_files(source, target, output)
+        tasks = _plan_files(source, target, output)
     else:
         raise InvalidInputError(f"{source}, {target}: give two files or two folders")
-    tasks = []
-    for source_file, target_file, output_file in pairs:
-        if output_file.exists() and not overwrite:
-            result.skipped.append((target_file, OUTPUT_EXISTS))
-        else:
-            tasks.append((target_file, (source_file, target_file, output_file)))
-    return run_batch(_match_file, tasks, result, workers=workers, reporter=reporter,
+    return run_batch(_match_file, tasks, result, overwrite=overwrite, workers=workers, reporter=reporter,
                      description="Matching brightness")

@@ -7,9 +7,9 @@ from typing import Optional, Tuple
 
 from animecli.errors import InvalidInputError
 from animecli.ops.smooth import edge_smooth
-from animecli.pipelines._batch import OUTPUT_EXISTS, BatchResult, run_batch
+from animecli.pipelines._batch import BatchResult, run_batch
 from animecli.pipelines._bgr_files import read_bgr, scan_folder, write_bgr
-from animecli.progress import NullReporter, Reporter
+from animecli.progress import Reporter
 
 
 def resolve_folders(style_dir: Path, output: Optional[Path] = None) -> Tuple[Path, Path]:
@@ -31,9 +31,9 @@ def resolve_folders(style_dir: Path, output: Optional[Path] = None) -> Tuple[Pat
     return source, target
 
 
-def _smooth_file(source: Path, target: Path, size: int) -> tuple:
-    write_bgr(target, edge_smooth(read_bgr(source), size))
-    return target, ()
+def _smooth_file(output: Path, source: Path, size: int) -> tuple:
+    write_bgr(output, edge_smooth(read_bgr(source), size))
+    return ()
 
 
 def smooth_folder(source: Path, target: Path, *, size: int = 256, workers: Optional[int] = None,
@@ -43,18 +43,10 @@ def smooth_folder(source: Path, target: Path, *, size: int = 256, workers: Optio
     Existing outputs are skipped unless ``overwrite``; other files are skipped and reported;
     unreadable images fail without stopping the others. Runs ``workers`` processes (default: all cores).
     """
-    reporter = reporter or NullReporter()
     if size < 0:
         raise InvalidInputError(f"--size must be 0 (keep each image's size) or positive, got {size}")
     images, others = scan_folder(Path(source))
-    result = BatchResult()
-    result.skipped.extend(others)
-    tasks = []
-    for image in images:
-        output = Path(target) / image.name
-        if output.exists() and not overwrite:
-            result.skipped.append((image, OUTPUT_EXISTS))
-        else:
-            tasks.append((image, (image, output, size)))
-    return run_batch(_smooth_file, tasks, result, workers=workers, reporter=reporter,
+    result = BatchResult(skipped=list(others))
+    tasks = [(image, Path(target) / image.name, (image, size)) for image in images]
+    return run_batch(_smooth_file, tasks, result, overwrite=overwrite, workers=workers, reporter=reporter,
                      description="Smoothing")
