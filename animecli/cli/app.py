@@ -45,7 +45,7 @@ def _register_commands() -> None:
         app.command(name)(module.command)
 
 
-COMMANDS: List[str] = ["infer"]
+COMMANDS: List[str] = ["infer", "download-weights"]
 _register_commands()
 
 

@@ -15,6 +15,7 @@ place with ``os.replace``; the folder is removed in ``finally``. The lock only s
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -196,11 +197,16 @@ def _verified_record(wfile: WeightFile, path: Path, url: str) -> dict:
 
 
 def _convert(entry: WeightEntry, source: Path, dest: Path, records: List[dict]) -> None:
-    """Structural check and conversion: read the source, map it strictly onto our generator, write a .ckpt."""
+    """Structural check and conversion: read the source, map it strictly onto our generator, write a .ckpt.
+
+    The metadata holds ``arch`` and the ``WeightsMeta`` fields (what ``resolve`` reads back), plus the
+    licence and the sha256 of every source file.
+    """
     import numpy as np
 
     from animecli.weights import convert, formats
     from animecli.weights.formats.mindspore_ckpt import write_mindspore_ckpt
+    from animecli.weights.generator_ckpt import WeightsMeta
 
     urls = ", ".join(r["url"] for r in records)
     try:
@@ -216,10 +222,10 @@ def _convert(entry: WeightEntry, source: Path, dest: Path, records: List[dict]) 
     except AnimeError as err:
         raise DownloadError(f"{entry.name} weights fetched from {urls} failed the structural check "
                             f"({err}); nothing was saved") from err
+    meta = WeightsMeta(name=entry.name, source_format=entry.source_format, upsample=entry.upsample,
+                       eps=entry.eps, source=urls, preprocessing=entry.preprocessing.to_metadata())
     write_mindspore_ckpt(dest, params, {
-        "name": entry.name, "arch": convert.GENERATOR_ARCH, "source_format": entry.source_format,
-        "upsample": entry.upsample, "eps": entry.eps, "preprocessing": entry.preprocessing.to_metadata(),
-        "licence": entry.licence, "source": urls,
+        "arch": convert.GENERATOR_ARCH, **dataclasses.asdict(meta), "licence": entry.licence,
         "source_sha256": " ".join(f"{r['file']}={r['sha256']}" for r in records),
     })
 

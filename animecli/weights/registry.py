@@ -34,7 +34,7 @@ TF_REPO = "https://github.com/TachibanaYoshino/AnimeGANv2/raw/master/checkpoint"
 BL_REPO = "https://github.com/bryandlee/animegan2-pytorch/raw/main/weights"
 TF_LICENCE = "non-commercial"
 BL_LICENCE = "MIT"
-VGG_LICENCE = "CC BY 4.0 (attribution)"
+VGG_LICENCE = "CC BY 4.0"
 _GENERATOR_BYTES = 2_143_552 * 4  # float32 parameters: the published files are a little larger
 
 
@@ -56,29 +56,19 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How input images are prepared for a weight: ``full`` image, or a ``center_square`` crop resized."""
+    """How input pictures are prepared: whole (``face_crop=0``) or a centre square crop resized (Lanczos)."""
 
-    crop: str = "full"
-    size: Optional[int] = None
-    resample: str = "lanczos"
+    face_crop: int = 0
 
     def to_metadata(self) -> str:
-        """Compact form stored in converted checkpoints: ``full`` or ``center_square:512:lanczos``."""
-        return "full" if self.crop == "full" else f"{self.crop}:{self.size}:{self.resample}"
-
-    @classmethod
-    def from_metadata(cls, text: str) -> "Preprocessing":
-        """Inverse of ``to_metadata``."""
-        if text == "full":
-            return cls()
-        crop, size, resample = text.split(":")
-        return cls(crop=crop, size=int(size), resample=resample)
+        """The form stored in converted checkpoints (``WeightsMeta.preprocessing``): ``""`` or ``face_crop:512``."""
+        return f"face_crop:{self.face_crop}" if self.face_crop else ""
 
     def describe(self) -> str:
         """Human-readable form for listings."""
-        if self.crop == "full":
-            return "whole image"
-        return f"centre square crop, resized to {self.size} ({self.resample})"
+        if not self.face_crop:
+            return "whole picture"
+        return f"centre square crop resized to {self.face_crop} (Lanczos)"
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ class WeightEntry:
     name: str
     kind: str  # "generator" or "vgg19"
     source_format: str  # "tf1", "torch" or "keras_h5" (animecli.weights.formats names)
-    source: str  # where it comes from, for people
+    source: str  # where it comes from, for people (the URLs say exactly)
     files: Tuple[WeightFile, ...]
     licence: str
     description: str
@@ -117,14 +107,14 @@ def _tf_generator(name: str, step: int, description: str) -> WeightEntry:
     files = tuple(WeightFile(f"{name}-{step}.ckpt.{suffix}", (f"{base}.{suffix}",))
                   for suffix in ("index", "data-00000-of-00001"))
     return WeightEntry(
-        name=name, kind="generator", source_format="tf1", source="TachibanaYoshino/AnimeGANv2 (TF1)",
+        name=name, kind="generator", source_format="tf1", source="AnimeGANv2 TF1",
         files=files, licence=TF_LICENCE, description=description, approx_size=_GENERATOR_BYTES,
         upsample="tf", eps=1e-12)
 
 
 def _bl_generator(name: str, description: str, preprocessing: Preprocessing = Preprocessing()) -> WeightEntry:
     return WeightEntry(
-        name=name, kind="generator", source_format="torch", source="bryandlee/animegan2-pytorch (PyTorch)",
+        name=name, kind="generator", source_format="torch", source="animegan2-pytorch",
         files=(WeightFile(f"{name}.pt", (f"{BL_REPO}/{name}.pt",)),), licence=BL_LICENCE,
         description=description, approx_size=_GENERATOR_BYTES, upsample="align", eps=1e-5,
         preprocessing=preprocessing)
@@ -137,14 +127,14 @@ _BUILTIN: Tuple[WeightEntry, ...] = (
     _tf_generator("Paprika", 54, "Kon Satoshi's Paprika style"),
     _tf_generator("Shinkai", 53, "Shinkai Makoto style (Your Name, Weathering with You)"),
     _bl_generator("face_paint_512_v2", "portraits, face-paint look v2 (BL's default)",
-                  Preprocessing("center_square", 512, "lanczos")),
+                  Preprocessing(face_crop=512)),
     _bl_generator("face_paint_512_v1", "portraits, face-paint look v1",
-                  Preprocessing("center_square", 512, "lanczos")),
+                  Preprocessing(face_crop=512)),
     _bl_generator("celeba_distill", "portraits, distilled on CelebA",
-                  Preprocessing("center_square", 256, "lanczos")),
+                  Preprocessing(face_crop=256)),
     _bl_generator("paprika", "Paprika style, PyTorch training (general scenes)"),
     WeightEntry(
-        name="vgg19", kind="vgg19", source_format="keras_h5", source="Keras applications (Caffe VGG19)",
+        name="vgg19", kind="vgg19", source_format="keras_h5", source="Keras (Caffe)",
         files=(WeightFile(
             _VGG19_FILE,
             (f"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/{_VGG19_FILE}",

@@ -293,3 +293,11 @@ def test_two_racing_downloads_without_the_lock_stay_correct(mirror, server, tmp_
 def _assert_clean_but_ready(folder: Path):
     assert sorted(p.name for p in folder.iterdir()) == [
         "manifest.json", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"]
+
+
+def test_file_url_mirror_for_a_local_copy(vgg_path, tmp_path, monkeypatch):
+    override = tmp_path / "registry.json"
+    override.write_text(json.dumps({"vgg19": {"urls": [vgg_path.as_uri()], "replace": True}}))
+    monkeypatch.setenv("ANIME_REGISTRY", str(override))
+    path = cache.ensure_weights("vgg19", cache_dir=tmp_path / "c", policy=FAST)
+    assert _digests(path)[0] == VGG_SHA256
