@@ -13,7 +13,7 @@ import pytest
 from animecli.errors import ChecksumMismatchError, DownloadError, WeightsNotCachedError
 from animecli.weights import cache, registry
 from animecli.weights.download import DownloadPolicy
-from weights_server import FixtureServer, copy_with_flipped_byte
+from tests.integration.weights_server import FixtureServer, copy_with_flipped_byte
 
 VGG_MD5 = "253f8cb515780f3b799900260a226db6"
 VGG_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"

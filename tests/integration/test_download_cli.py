@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, run_anime
-from weights_server import FixtureServer, copy_with_flipped_byte
+from tests.conftest import PROJECT_ROOT, run_anime
+from tests.integration.weights_server import FixtureServer, copy_with_flipped_byte
 
 H5 = "/vgg19.h5"
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
