@@ -104,7 +104,8 @@ def _print_table(entries, cache_dir: Optional[Path]) -> None:
 
     table = Table(title="Pretrained weights", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False,
                   show_edge=False, collapse_padding=True,
-                  caption=f"* default style; (src): original files kept. Cache: {cache.cache_root(cache_dir) / 'weights'}")
+                  caption=f"* default style; (src): original files kept. "
+                          f"Cache: {cache.cache_root(cache_dir) / 'weights'}")
     for column in ("name", "kind", "source", "size", "downloaded", "licence"):
         table.add_column(column, no_wrap=True)
     for entry in entries:

@@ -118,6 +118,9 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
             if current.manifest is not None else ["not downloaded"]
         if not problems and (current.source_kept or not keep_source):
             return current.path
+        if not problems and settings.offline():
+            reporter.warn(f"offline: the original {entry.name} files cannot be fetched to keep them")
+            return current.path
         corrupt = current.manifest is not None and bool(problems)
         if settings.offline():
             if corrupt:
@@ -167,7 +170,7 @@ def _fetch(entry: WeightEntry, folder: Path, reporter: Reporter, keep_source: bo
         for record in records:
             record["kept"] = keep
         final = folder / ready_filename(entry)
-        ready_sha = _hash_file(ready_tmp)["sha256"]
+        ready_sha = _hash_file(ready_tmp)["sha256"] if entry.kind == "generator" else records[0]["sha256"]
         os.replace(ready_tmp, final)
         _write_json_atomic(folder / MANIFEST, {
             "version": MANIFEST_VERSION, "name": entry.name, "kind": entry.kind,
