@@ -133,12 +133,15 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
         if corrupt:
             reporter.warn(f"cached {entry.name} weights are corrupt ({'; '.join(problems)}); downloading again")
         try:
-            return _fetch(entry, folder, reporter, keep_source, policy or DownloadPolicy.from_env())
+            path = _fetch(entry, folder, reporter, keep_source, policy or DownloadPolicy.from_env())
         except (DownloadError, ChecksumMismatchError) as err:
             if not err.hint:
                 err.hint = ("check the network or add a mirror with ANIME_REGISTRY; "
                             + _fetch_hint(entry, cache_dir))
             raise
+        if entry.licence == registry.TF_LICENCE:
+            reporter.warn(f"the {entry.name} weights are licensed for non-commercial use only")
+        return path
 
 
 def _fetch_hint(entry: WeightEntry, cache_dir: Optional[Path]) -> str:

@@ -13,32 +13,13 @@ import pytest
 from animecli.errors import ChecksumMismatchError, DownloadError, WeightsNotCachedError
 from animecli.weights import cache, registry
 from animecli.weights.download import DownloadPolicy
-from tests.integration.weights_server import FixtureServer, copy_with_flipped_byte
+from tests.integration.weights_server import FixtureServer, Recorder, copy_with_flipped_byte
 
 VGG_MD5 = "253f8cb515780f3b799900260a226db6"
 VGG_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
 VGG_SIZE = 80_134_624
 H5 = "/vgg19.h5"
 FAST = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
-
-
-class Recorder:
-    """A Reporter that remembers what it was told."""
-
-    def __init__(self):
-        self.starts, self.advanced, self.warnings, self.stops = [], 0, [], 0
-
-    def start(self, description, total, unit="items"):
-        self.starts.append((description, total, unit))
-
-    def advance(self, amount=1):
-        self.advanced += amount
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def stop(self):
-        self.stops += 1
 
 
 @pytest.fixture

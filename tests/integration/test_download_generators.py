@@ -18,7 +18,7 @@ from animecli.weights.download import DownloadPolicy
 from animecli.weights.formats import read_tensors
 from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
 from tests.conftest import run_anime
-from tests.integration.weights_server import FixtureServer
+from tests.integration.weights_server import FixtureServer, Recorder
 
 FAST = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
 TF_INDEX, TF_DATA = "/tf/Random-1.ckpt.index", "/tf/Random-1.ckpt.data-00000-of-00001"
@@ -69,7 +69,8 @@ def _assert_same_params(got, expected):
 
 
 def test_tf1_checkpoint_is_verified_and_converted(mirror, server, generator_fixtures, tmp_path):
-    path = cache.ensure_weights("hayao", cache_dir=tmp_path, policy=FAST)
+    reporter = Recorder()
+    path = cache.ensure_weights("hayao", cache_dir=tmp_path, policy=FAST, reporter=reporter)
 
     assert path == tmp_path / "weights" / "tf1" / "Hayao" / "Hayao.ckpt"
     tensors, metadata = read_mindspore_ckpt(path)
@@ -84,6 +85,7 @@ def test_tf1_checkpoint_is_verified_and_converted(mirror, server, generator_fixt
         ("Hayao-99.ckpt.index", "structure", False), ("Hayao-99.ckpt.data-00000-of-00001", "structure", False)]
     assert sorted(p.name for p in path.parent.iterdir()) == [".lock", "Hayao.ckpt", "manifest.json"]
     assert cache.verify(registry.get("Hayao"), tmp_path) == []
+    assert reporter.warnings == ["the Hayao weights are licensed for non-commercial use only"]
 
 
 def test_pytorch_file_with_keep_source(mirror, server, generator_fixtures, tmp_path):

@@ -1,4 +1,5 @@
-"""A real HTTP file server on 127.0.0.1 for download tests, with switches for the faults a network has.
+"""A real HTTP file server on 127.0.0.1 for download tests, with switches for the faults a network has
+(and a Reporter that records progress).
 
 Serves ``{url path: local file}`` with HTTP Range support. Per path, a ``Fault`` can: answer 404,
 answer 500 to the first requests, drop the connection part-way, ignore Range, corrupt one byte,
@@ -174,3 +175,22 @@ def copy_with_flipped_byte(source: Path, dest: Path, offset: int) -> Path:
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
     return dest
+
+
+class Recorder:
+    """A Reporter that remembers what it was told."""
+
+    def __init__(self):
+        self.starts, self.advanced, self.warnings, self.stops = [], 0, [], 0
+
+    def start(self, description, total, unit="items"):
+        self.starts.append((description, total, unit))
+
+    def advance(self, amount=1):
+        self.advanced += amount
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def stop(self):
+        self.stops += 1
