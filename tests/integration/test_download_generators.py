@@ -18,7 +18,7 @@ from animecli.weights.download import DownloadPolicy
 from animecli.weights.formats import read_tensors
 from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
 from tests.conftest import run_anime
-from tests.integration.weights_server import FixtureServer, Recorder
+from tests.integration.weights_server import FixtureServer, Recorder, copy_with_flipped_byte
 
 FAST = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
 TF_INDEX, TF_DATA = "/tf/Random-1.ckpt.index", "/tf/Random-1.ckpt.data-00000-of-00001"
@@ -101,7 +101,7 @@ def test_pytorch_file_with_keep_source(mirror, server, generator_fixtures, tmp_p
     state = cache.state(registry.get("face_paint_512_v2"), tmp_path)
     assert state.present and state.source_kept
 
-    kept.write_bytes(kept.read_bytes()[:-1] + b"\x00")
+    copy_with_flipped_byte(pt, kept, 1000)
     assert cache.verify(registry.get("face_paint_512_v2"), tmp_path) == [
         f"{kept} does not match the sha256 in the manifest"]
 
