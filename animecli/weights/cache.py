@@ -157,10 +157,11 @@ def _fetch(entry: WeightEntry, folder: Path, reporter: Reporter, keep_source: bo
     staging = Path(tempfile.mkdtemp(prefix=f".{os.getpid()}-", suffix=".incomplete", dir=folder))
     try:
         records = []
-        for wfile in entry.files:
+        for number, wfile in enumerate(entry.files, 1):
             tmp = staging / wfile.filename
+            label = entry.name if len(entry.files) == 1 else f"{entry.name} {number}/{len(entry.files)}"
             url = download(wfile.urls, tmp, expected_size=wfile.size, reporter=reporter, policy=policy,
-                           description=f"{entry.name}: {wfile.filename}")
+                           description=label)
             records.append(_verified_record(wfile, tmp, url))
         if entry.kind == "generator":
             ready_tmp = staging / ready_filename(entry)

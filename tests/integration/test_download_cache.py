@@ -72,7 +72,7 @@ def test_downloads_real_vgg19_verifies_and_records_manifest(mirror, server, tmp_
     assert manifest["sha256"] == VGG_SHA256 and manifest["size"] == VGG_SIZE
     assert manifest["sources"] == [{"file": path.name, "url": server.url(H5), "size": VGG_SIZE,
                                     "sha256": VGG_SHA256, "checked": "sha256", "kept": True}]
-    assert reporter.starts == [("vgg19: " + path.name, VGG_SIZE, "bytes")]
+    assert reporter.starts == [("vgg19", VGG_SIZE, "bytes")]
     assert reporter.advanced == VGG_SIZE and reporter.stops == 1
     assert sorted(p.name for p in path.parent.iterdir()) == [".lock", "manifest.json", path.name]
 

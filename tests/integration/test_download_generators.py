@@ -86,6 +86,9 @@ def test_tf1_checkpoint_is_verified_and_converted(mirror, server, generator_fixt
     assert sorted(p.name for p in path.parent.iterdir()) == [".lock", "Hayao.ckpt", "manifest.json"]
     assert cache.verify(registry.get("Hayao"), tmp_path) == []
     assert reporter.warnings == ["the Hayao weights are licensed for non-commercial use only"]
+    tf = generator_fixtures / "random_generator_tf"
+    assert reporter.starts == [("Hayao 1/2", None, "bytes"), ("Hayao 2/2", None, "bytes")]
+    assert reporter.advanced == sum(p.stat().st_size for p in tf.glob("Random-1.ckpt.*"))
 
 
 def test_pytorch_file_with_keep_source(mirror, server, generator_fixtures, tmp_path):
