@@ -143,6 +143,16 @@ def test_truncated_tf_data_fails_the_structural_check(mirror, server, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "c" / "weights" / "tf1" / "Hayao").iterdir()) == [".lock"]
 
 
+@pytest.mark.parametrize("name, served, folder", [("Hayao", TF_DATA, "tf1/Hayao"),
+                                                   ("face_paint_512_v2", PT, "torch/face_paint_512_v2")])
+def test_corrupted_byte_without_a_published_hash_is_rejected(mirror, server, tmp_path, name, served, folder):
+    """No hash is published, but the structural check reads every tensor and their CRCs catch the flip."""
+    server.fault(served, corrupt_at=4_000_000)
+    with pytest.raises(DownloadError, match=f"{name} weights fetched from .* failed the structural check .*corrupt"):
+        cache.ensure_weights(name, cache_dir=tmp_path, policy=FAST)
+    assert sorted(p.name for p in (tmp_path / "weights" / folder).iterdir()) == [".lock"]
+
+
 def test_pinned_hash_rejects_a_corrupted_byte_in_float_data(server, tmp_path, monkeypatch, generator_fixtures):
     import hashlib
 
