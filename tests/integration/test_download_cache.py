@@ -19,7 +19,7 @@ VGG_MD5 = "253f8cb515780f3b799900260a226db6"
 VGG_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
 VGG_SIZE = 80_134_624
 H5 = "/vgg19.h5"
-FAST = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
+FAST = DownloadPolicy(timeout=2.0, retries=2, backoff=0.01)
 
 
 @pytest.fixture
@@ -151,8 +151,8 @@ def test_slow_server_hits_the_timeout(mirror, server, tmp_path):
 
 
 def test_slow_first_answer_then_fast_succeeds(mirror, server, tmp_path):
-    server.fault(H5, delay=2.0, delay_times=1)
-    policy = DownloadPolicy(timeout=0.3, retries=1, backoff=0.01)
+    server.fault(H5, delay=3.0, delay_times=1)
+    policy = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
     path = cache.ensure_weights("vgg19", cache_dir=tmp_path, policy=policy)
     assert _digests(path)[0] == VGG_SHA256
 

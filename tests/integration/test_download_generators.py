@@ -20,7 +20,7 @@ from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
 from tests.conftest import run_anime
 from tests.integration.weights_server import FixtureServer, Recorder, copy_with_flipped_byte
 
-FAST = DownloadPolicy(timeout=1.0, retries=2, backoff=0.01)
+FAST = DownloadPolicy(timeout=2.0, retries=2, backoff=0.01)
 TF_INDEX, TF_DATA = "/tf/Random-1.ckpt.index", "/tf/Random-1.ckpt.data-00000-of-00001"
 PT = "/pt/random_generator_bl.pt"
 H5 = "/vgg19.h5"
