@@ -45,7 +45,7 @@ def _register_commands() -> None:
         app.command(name)(module.command)
 
 
-COMMANDS: List[str] = ["infer", "smooth", "brightness"]
+COMMANDS: List[str] = ["infer", "smooth", "brightness", "download-weights"]
 _register_commands()
 
 
