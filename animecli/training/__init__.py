@@ -1,0 +1,1 @@
+"""Training AnimeGANv2: configuration, data, the training loop and data-parallel set-up."""
