@@ -67,8 +67,6 @@ class TrainConfig:
     lr_g: float = 2e-5
     lr_d: float = 4e-5
     init_lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
     gan_loss: str = "lsgan"
     ch: int = 64
     n_dis: int = 3
