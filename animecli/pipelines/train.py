@@ -133,9 +133,10 @@ def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", 
     reporter = reporter or NullReporter()
     if stop_after is not None and stop_after < 1:
         raise InvalidInputError(f"--stop-after must be at least 1 (got {stop_after})")
+    config = plan.config
+    check_dataset(config)  # fail fast, before MindSpore starts
     runtime.configure(device, mode="graph")
     cluster = join_cluster() if distributed else Cluster()  # before any side effect (see distributed.py)
-    config = plan.config
     files = check_dataset(config, cluster.world_size)
     for path, reason in files.skipped:
         reporter.warn(f"skipped {path}: {reason}")
