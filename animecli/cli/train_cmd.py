@@ -121,7 +121,7 @@ def command(
     )
     plan = plan_training(style, overrides, out=out, name=name, resume=resume)
     if dry_run:
-        _console.out_console.print_json(describe(plan))
+        typer.echo(describe(plan))
         _dataset_report(check_dataset, plan.config, quiet)
         return
     reporter = _console.RichReporter(quiet=quiet)

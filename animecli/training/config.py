@@ -140,9 +140,11 @@ def _validate(cfg: TrainConfig) -> None:
     problems = []
     if cfg.img_size < 32 or cfg.img_size % 4:
         problems.append(f"--img-size must be a multiple of 4 and at least 32 (got {cfg.img_size})")
-    for name in ("batch_size", "epochs", "save_interval", "ch", "n_dis"):
+    for name in ("batch_size", "epochs", "save_interval", "n_dis"):
         if getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(cfg, name)})")
+    if cfg.ch < 2 or cfg.ch % 2:
+        problems.append(f"--ch must be an even number of at least 2 (got {cfg.ch})")
     if not 0 <= cfg.init_epochs <= cfg.epochs:
         problems.append(f"--init-epochs must be between 0 and --epochs ({cfg.epochs}), got {cfg.init_epochs}")
     for name in ("lr_g", "lr_d", "init_lr"):
