@@ -150,7 +150,7 @@ def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", 
         raise InvalidInputError(f"{plan.run_dir} already holds a training run",
                                 hint=f"continue it with --resume {plan.run_dir}, or pick another --name")
 
-    steps, generator = _build(config, vgg_path, distributed)
+    steps, generator = build_steps(config, vgg_path, distributed)
     state = plan.state or TrainState(config=config, world_size=cluster.world_size)
     if plan.state is not None:
         from animecli.training.checkpoint import restore
@@ -181,8 +181,10 @@ def _sample_photos(config: TrainConfig, files: DatasetFiles, reporter: Reporter)
     return photos
 
 
-def _build(config: TrainConfig, vgg_path: Path, distributed: bool):
-    """Seeded networks and the compiled steps for ``config``."""
+def build_steps(config: TrainConfig, vgg_path: Path, distributed: bool = False):
+    """Seeded networks and the compiled steps for ``config``: ``(TrainSteps, generator)``.
+
+    Call after ``runtime.configure`` (and ``join_cluster`` when ``distributed``)."""
     import mindspore as ms
 
     from animecli.models.discriminator import Discriminator

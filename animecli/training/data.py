@@ -16,6 +16,7 @@ only as gray copies (the discriminator's "blur" term). Values are float32 NCHW i
 
 The order and the crop positions of epoch ``e`` are a pure function of ``(seed, e)``, so a run resumed in
 the middle of an epoch sees exactly the batches it would have seen, whatever ``--workers`` is.
+``BatchStream`` serves them through one ``mindspore.dataset`` pipeline per training session.
 """
 
 from __future__ import annotations
@@ -143,29 +144,61 @@ def _gray3(rgb: np.ndarray) -> np.ndarray:
 
 
 class _Samples:
-    """Random-access source: row i decodes one photo, one style image and one smooth image.
+    """Random-access source over a session's samples: item i decodes one photo, one style image and one
+    smooth image of the right epoch plan, for this worker's shard.
 
     Decoding failures are remembered in ``failure`` (path, reason) before raising, so the trainer can name the
     file even though MindSpore's pipeline wraps the exception.
     """
 
-    def __init__(self, files: DatasetFiles, indices: np.ndarray, positions: np.ndarray, size: int):
+    def __init__(self, files: DatasetFiles, *, img_size: int, batch_size: int, seed: int, start_epoch: int,
+                 start_step: int, end_epoch: int, rank: int, world_size: int):
         self.files = (files.photos, files.style, files.smooth)
-        self.indices = indices
-        self.positions = positions
-        self.size = size
+        self.size, self.batch, self.seed = img_size, batch_size, seed
+        self.rank, self.world = rank, world_size
+        self.start_epoch, self.start_step = start_epoch, start_step
+        self.steps = files.steps_per_epoch(batch_size, world_size)
+        self.first = max(0, self.steps - start_step) * batch_size  # samples left in the first epoch
+        later = max(0, end_epoch - start_epoch - 1)
+        self.total = self.first + later * self.steps * batch_size if end_epoch > start_epoch else 0
         self.failure: Optional[Tuple[Path, str]] = None
+        self._plans: dict = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return self.total
 
-    def __getitem__(self, row: int):
-        photo, style, smooth = (self._load(k, int(row)) for k in range(3))
+    def locate(self, item: int) -> Tuple[int, int]:
+        """``(epoch, row of the epoch plan)`` of the session's ``item``-th sample for this worker."""
+        if item < self.first:
+            epoch, step0, k = self.start_epoch, self.start_step, item
+        else:
+            per_epoch = self.steps * self.batch
+            epoch, step0, k = self.start_epoch + 1 + (item - self.first) // per_epoch, 0, \
+                (item - self.first) % per_epoch
+        step, j = step0 + k // self.batch, k % self.batch
+        return epoch, (step * self.world + self.rank) * self.batch + j
+
+    def plan(self, epoch: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The epoch's plan (see ``epoch_plan``); a few recent epochs are cached (reading threads run ahead)."""
+        with self._lock:
+            plan = self._plans.get(epoch)
+            if plan is None:
+                counts = [len(f) for f in self.files]
+                plan = epoch_plan(counts, self.steps * self.batch * self.world, self.seed, epoch)
+                self._plans[epoch] = plan
+                while len(self._plans) > 3:
+                    del self._plans[min(self._plans)]
+            return plan
+
+    def __getitem__(self, item: int):
+        epoch, row = self.locate(int(item))
+        indices, positions = self.plan(epoch)
+        photo, style, smooth = (self._load(k, indices[row, k], positions[row, k]) for k in range(3))
         return _to_chw(photo), _to_chw(style), _to_chw(_gray3(style)), _to_chw(_gray3(smooth))
 
-    def _load(self, stream: int, row: int) -> np.ndarray:
-        path = self.files[stream][self.indices[row, stream]]
+    def _load(self, stream: int, index: int, position: float) -> np.ndarray:
+        path = self.files[stream][index]
         try:
             data = np.fromfile(str(path), dtype=np.uint8)
             bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
@@ -177,35 +210,34 @@ class _Samples:
                     self.failure = (path, str(exc))
             raise
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return crop_resize(rgb, self.size, float(self.positions[row, stream]))
+        return crop_resize(rgb, self.size, float(position))
 
 
-class EpochLoader:
-    """Batches of one epoch for one worker (rank), optionally starting after ``start_step`` steps.
+class BatchStream:
+    """The batches of one worker (rank) from ``(start_epoch, start_step)`` to the end of ``end_epoch - 1``.
 
-    Iterating yields ``(photo, anime, anime_gray, smooth_gray)`` MindSpore tensors of shape
-    ``(batch, 3, img_size, img_size)``. Rank ``r`` of ``world`` takes, at step ``t``, the global batch slice
-    ``[(t*world + r)*batch, +batch)`` of the epoch plan: disjoint shards covering the epoch.
+    One ``mindspore.dataset`` pipeline serves the whole session (a pipeline installs its own signal handlers
+    when it starts; starting one per epoch would open a window where Ctrl-C cannot be caught). Iterating
+    yields ``(photo, anime, anime_gray, smooth_gray)`` MindSpore tensors of shape
+    ``(batch, 3, img_size, img_size)``; epoch boundaries fall every ``steps_per_epoch`` batches (the first
+    epoch has ``steps_per_epoch - start_step``). Rank ``r`` of ``world_size`` takes, at step ``t``, the global
+    batch slice ``[(t*world_size + r)*batch, +batch)`` of the epoch plan: disjoint shards covering the epoch.
     """
 
-    def __init__(self, files: DatasetFiles, *, img_size: int, batch_size: int, seed: int, epoch: int,
-                 start_step: int = 0, rank: int = 0, world_size: int = 1, workers: int = 2):
-        steps = files.steps_per_epoch(batch_size, world_size)
-        counts = (len(files.photos), len(files.style), len(files.smooth))
-        indices, positions = epoch_plan(counts, steps * batch_size * world_size, seed, epoch)
-        rows = np.array([(t * world_size + rank) * batch_size + j
-                         for t in range(start_step, steps) for j in range(batch_size)], dtype=np.int64)
-        self.steps = steps - start_step
-        self.source = _Samples(files, indices[rows] if len(rows) else indices[:0],
-                               positions[rows] if len(rows) else positions[:0], img_size)
+    def __init__(self, files: DatasetFiles, *, img_size: int, batch_size: int, seed: int, start_epoch: int,
+                 end_epoch: int, start_step: int = 0, rank: int = 0, world_size: int = 1, workers: int = 2):
+        self.source = _Samples(files, img_size=img_size, batch_size=batch_size, seed=seed,
+                               start_epoch=start_epoch, start_step=start_step, end_epoch=end_epoch, rank=rank,
+                               world_size=world_size)
+        self.steps_per_epoch = self.source.steps
         self.batch_size = batch_size
         self.workers = max(1, int(workers))
 
     def __len__(self) -> int:
-        return self.steps
+        return len(self.source) // self.batch_size
 
     def __iter__(self):
-        if self.steps <= 0:
+        if len(self) == 0:
             return iter(())
         import mindspore.dataset as ds
 

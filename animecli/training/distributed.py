@@ -4,7 +4,7 @@
 --distributed`` starts a scheduler and N workers running the same command. ``join_cluster`` then calls
 ``mindspore.communication.init()`` (in the scheduler process that call serves the cluster and never
 returns, so it must come before anything with side effects) and switches to ``DATA_PARALLEL`` with
-mean-reduced gradients. Each worker trains on its own shard of every epoch (see ``EpochLoader``); rank 0
+mean-reduced gradients. Each worker trains on its own shard of every epoch (see ``BatchStream``); rank 0
 writes the checkpoints and logs.
 """
 

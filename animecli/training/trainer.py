@@ -22,7 +22,7 @@ from animecli.progress import NullReporter, Reporter
 from animecli.training import checkpoint, plots
 from animecli.training.checkpoint import TrainState
 from animecli.training.config import TrainConfig
-from animecli.training.data import DatasetFiles, EpochLoader
+from animecli.training.data import BatchStream, DatasetFiles
 from animecli.training.runlog import LossLog
 
 
@@ -77,17 +77,30 @@ _STOP_AFTER, _INTERRUPTED = 1, 2
 
 
 class _Interrupt:
-    """First Ctrl-C asks the loop to save and stop after the current step; a second one aborts."""
+    """First Ctrl-C (or SIGTERM) asks the loop to save and stop after the current step; a second one aborts.
+
+    SIGTERM is handled too: while a graph runs, MindSpore's own SIGINT handler turns Ctrl-C into a SIGTERM
+    to the process, and batch schedulers send SIGTERM before killing a job. MindSpore's data pipeline
+    installs its own SIGTERM handler when it starts, so the loop calls ``arm`` after fetching each batch.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, reporter: Reporter):
         self.requested = False
         self._reporter = reporter
-        self._previous = None
+        self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
+            self.arm()
         return self
+
+    def arm(self) -> None:
+        """(Re-)install the handlers (main thread only)."""
+        for signum in self._previous:
+            signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame):
         if self.requested:
@@ -96,8 +109,8 @@ class _Interrupt:
         self._reporter.warn("interrupted: saving a checkpoint after this step (Ctrl-C again to abort)")
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 class Trainer:
@@ -140,10 +153,15 @@ class Trainer:
             if self.is_writer else None
         started = time.perf_counter()
         outcome = "finished"
+        cfg, state = self.config, self.state
+        stream = BatchStream(self.files, img_size=cfg.img_size, batch_size=cfg.batch_size, seed=cfg.seed,
+                             start_epoch=state.epoch, start_step=state.step_in_epoch, end_epoch=cfg.epochs,
+                             rank=self.rank, world_size=self.world_size, workers=self.workers)
         try:
             with _Interrupt(self.reporter) as interrupt:
+                batches = iter(stream)
                 while self.state.epoch < self.config.epochs:
-                    stop = self._run_epoch(interrupt)
+                    stop = self._run_epoch(stream, batches, interrupt)
                     if stop:
                         outcome = "interrupted" if stop == _INTERRUPTED else "stopped"
                         self._save(snapshot=False)
@@ -157,27 +175,22 @@ class Trainer:
         return TrainResult(self.run_dir, self.config, self.state, outcome, self._steps_run,
                            time.perf_counter() - started, self._last, list(self._saved), self.is_writer)
 
-    def _run_epoch(self, interrupt: _Interrupt) -> int:
+    def _run_epoch(self, stream: BatchStream, batches, interrupt: _Interrupt) -> int:
         """One epoch (or its rest); returns 0, or the agreed stop reason when asked to stop early."""
         cfg, state = self.config, self.state
         phase = phase_of(self.schedule, state.epoch)
-        loader = EpochLoader(self.files, img_size=cfg.img_size, batch_size=cfg.batch_size, seed=cfg.seed,
-                             epoch=state.epoch, start_step=state.step_in_epoch, rank=self.rank,
-                             world_size=self.world_size, workers=self.workers)
         self.reporter.start(f"{phase.name} epoch {state.epoch + 1}/{cfg.epochs}", total=self.steps_per_epoch,
                             unit="step")
         if state.step_in_epoch:
             self.reporter.advance(state.step_in_epoch)
         show_fields = getattr(self.reporter, "show_fields", None)
-        batches = iter(loader)
-        while True:
+        while state.step_in_epoch < self.steps_per_epoch:
             try:
                 batch = next(batches)
-            except StopIteration:
-                break
             except Exception as exc:  # MindSpore wraps errors of the Python source
-                self._data_failure(loader, exc)
+                self._data_failure(stream, exc)
                 raise
+            interrupt.arm()
             tick = time.perf_counter()
             losses = {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
             self._check_finite(losses)
@@ -222,12 +235,12 @@ class Trainer:
                      "or loss weights",
             )
 
-    def _data_failure(self, loader: EpochLoader, exc: Exception) -> None:
+    def _data_failure(self, stream: BatchStream, exc: Exception) -> None:
         """A training image could not be decoded: save the (consistent) state, then say which file."""
-        if loader.failure is None:
+        if stream.failure is None:
             return
         self._save(snapshot=False)
-        path, reason = loader.failure
+        path, reason = stream.failure
         raise InvalidInputError(
             f"{path}: cannot read this training image ({reason}); the run was saved at step "
             f"{self.state.global_step}",

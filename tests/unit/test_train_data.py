@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from animecli.errors import InvalidInputError
-from animecli.training.data import EpochLoader, crop_resize, epoch_plan, find_dataset, load_val_photos
+from animecli.training.data import BatchStream, crop_resize, epoch_plan, find_dataset, load_val_photos
 from tests._train_data import make_dataset
 
 
@@ -96,7 +96,7 @@ def _collect(loader):
 
 def test_batches_have_the_training_layout(dataset):
     files = find_dataset(dataset, "Sakura", 4)
-    batches = _collect(EpochLoader(files, img_size=32, batch_size=4, seed=0, epoch=0, workers=2))
+    batches = _collect(BatchStream(files, img_size=32, batch_size=4, seed=0, start_epoch=0, end_epoch=1))
     assert len(batches) == 2
     photo, anime, anime_gray, smooth_gray = batches[0]
     for array in batches[0]:
@@ -107,34 +107,47 @@ def test_batches_have_the_training_layout(dataset):
         assert np.array_equal(gray[:, 0], gray[:, 1]) and np.array_equal(gray[:, 1], gray[:, 2])
 
 
-def test_starting_mid_epoch_gives_the_remaining_batches(dataset):
+def test_a_stream_crosses_epochs_and_starts_mid_epoch(dataset):
     files = find_dataset(dataset, "Sakura", 2)
-    full = _collect(EpochLoader(files, img_size=32, batch_size=2, seed=3, epoch=4, workers=2))
-    rest = _collect(EpochLoader(files, img_size=32, batch_size=2, seed=3, epoch=4, start_step=3, workers=1))
-    assert len(full) == 5 and len(rest) == 2
-    for a, b in zip(full[3:], rest):
+    epochs = [_collect(BatchStream(files, img_size=32, batch_size=2, seed=3, start_epoch=e, end_epoch=e + 1))
+              for e in (4, 5)]
+    assert [len(e) for e in epochs] == [5, 5]
+    assert not np.array_equal(epochs[0][0][0], epochs[1][0][0])  # a new order each epoch
+    stream = BatchStream(files, img_size=32, batch_size=2, seed=3, start_epoch=4, start_step=3, end_epoch=6,
+                         workers=1)
+    assert len(stream) == 2 + 5 and stream.steps_per_epoch == 5
+    expected = epochs[0][3:] + epochs[1]
+    got = _collect(stream)
+    assert len(got) == len(expected)
+    for a, b in zip(expected, got):
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_stream_stopped_at_an_epoch_end_starts_with_the_next(dataset):
+    files = find_dataset(dataset, "Sakura", 2)
+    stream = BatchStream(files, img_size=32, batch_size=2, seed=3, start_epoch=0, start_step=5, end_epoch=2)
+    assert len(stream) == 5 and stream.source.locate(0) == (1, 0)
 
 
 def test_shards_split_each_global_batch(dataset):
     files = find_dataset(dataset, "Sakura", 2, world_size=2)
-    single = EpochLoader(files, img_size=32, batch_size=4, seed=0, epoch=0)
-    shards = [EpochLoader(files, img_size=32, batch_size=2, seed=0, epoch=0, rank=r, world_size=2)
-              for r in (0, 1)]
-    assert len(single) == len(shards[0]) == len(shards[1]) == 2
-    for step in range(2):
-        together = np.concatenate([s.source.indices[step * 2:step * 2 + 2] for s in shards])
-        assert np.array_equal(together, single.source.indices[step * 4:step * 4 + 4])
+    single = BatchStream(files, img_size=32, batch_size=4, seed=0, start_epoch=0, end_epoch=2).source
+    shards = [BatchStream(files, img_size=32, batch_size=2, seed=0, start_epoch=0, end_epoch=2, rank=r,
+                          world_size=2).source for r in (0, 1)]
+    assert len(single) == len(shards[0]) * 2 == 16  # 2 steps x 2 epochs x 4 images
+    for step in range(4):
+        together = [shards[r].locate(step * 2 + j) for r in (0, 1) for j in range(2)]
+        assert together == [single.locate(step * 4 + j) for j in range(4)]
 
 
 def test_an_undecodable_image_is_named(dataset):
     # 6 style images, 8 samples per epoch: every style image is used
     (dataset / "Sakura" / "style" / "000.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # header only
     files = find_dataset(dataset, "Sakura", 4)
-    loader = EpochLoader(files, img_size=32, batch_size=4, seed=0, epoch=0)
+    stream = BatchStream(files, img_size=32, batch_size=4, seed=0, start_epoch=0, end_epoch=1)
     with pytest.raises(Exception):
-        _collect(loader)
-    path, reason = loader.failure
+        _collect(stream)
+    path, reason = stream.failure
     assert path == dataset / "Sakura" / "style" / "000.png" and "could not decode" in reason
 
 
