@@ -1,0 +1,1 @@
+"""The checkpoint layer: weight formats, conversion, registry and cache."""

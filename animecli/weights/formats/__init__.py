@@ -1,0 +1,1 @@
+"""Readers of weight file formats; each returns ``{name: numpy array}`` in the source's own naming."""
