@@ -132,6 +132,12 @@ def discriminator_terms(real_logits, fake_logits, gray_logits, blur_logits, gan_
     raise ValueError(f"unknown gan loss {gan_loss!r}; choose one of {', '.join(GAN_LOSSES)}")
 
 
+def gradient_penalty(input_grads, weight: float = 10.0):
+    """WGAN-GP penalty ``weight * mean((||dD/dx|| - 1)^2)`` from D's per-sample input gradients (NCHW)."""
+    norms = ops.sqrt((input_grads * input_grads).reshape(input_grads.shape[0], -1).sum(axis=1))
+    return weight * ((norms - 1.0) ** 2).mean()
+
+
 def discriminator_loss(real, fake, gray, blur, d_adv: float, w_real: float, w_fake: float,
                        w_gray: float, w_blur: float):
     """``d_adv * (w_real*real + w_fake*fake + w_gray*gray + w_blur*blur)`` from the four terms."""

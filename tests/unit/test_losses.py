@@ -128,6 +128,13 @@ def test_discriminator_loss_weights_each_term():
     assert total == pytest.approx(300.0 * (1.2 + 2.4 + 3.6 + 3.2))
 
 
+def test_gradient_penalty():
+    grads = np.zeros((2, 1, 2, 2), np.float32)
+    grads[0, 0, 0, 0] = 3.0  # norm 3 -> (3-1)^2 = 4
+    grads[1, 0] = 0.5  # norm sqrt(4*0.25) = 1 -> 0
+    assert float(losses.gradient_penalty(ms.Tensor(grads)).asnumpy()) == pytest.approx(10.0 * 4 / 2)
+
+
 def test_unknown_gan_loss_is_refused():
     with pytest.raises(ValueError, match="bce"):
         losses.generator_adversarial_loss(ms.Tensor(LOGITS), "bce")

@@ -1,0 +1,1 @@
+"""Training AnimeGANv2: loss weights, compiled D/G steps, data, the trainer."""
