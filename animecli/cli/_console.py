@@ -95,3 +95,22 @@ def info(message: str, quiet: bool = False) -> None:
 def is_interactive() -> bool:
     """Whether stderr is a terminal."""
     return sys.stderr.isatty()
+
+
+def print_summary(title: str, done: int, skipped, failed, seconds: float, quiet: bool = False,
+                  unit: str = "images") -> None:
+    """A final table: counts of done / skipped / failed and the wall time, then each failure's reason."""
+    from rich.table import Table
+
+    if not quiet:
+        table = Table(title=title, show_header=True, header_style="bold")
+        for column in ("done", "skipped", "failed", "time", "rate"):
+            table.add_column(column, justify="right")
+        rate = f"{done / seconds:.2f} {unit}/s" if seconds > 0 and done else "-"
+        table.add_row(str(done), str(len(skipped)), str(len(failed)), f"{seconds:.1f} s", rate)
+        err_console.print(table)
+        for path, reason in skipped:
+            err_console.print(f"[dim]skipped[/] {path}: {reason}", markup=True, soft_wrap=True)
+    for path, reason in failed:
+        message = reason if str(reason).startswith(str(path)) else f"{path}: {reason}"
+        err_console.print(f"[red]failed[/] {message}", markup=True, soft_wrap=True)

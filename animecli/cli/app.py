@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-import click
 import typer
 
 from animecli import __version__
@@ -16,7 +15,6 @@ from animecli.cli import _console
 
 app = typer.Typer(
     name="anime",
-    help="Turn photos and videos into anime-style pictures with AnimeGANv2 (MindSpore), and train new styles.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -47,7 +45,7 @@ def _register_commands() -> None:
         app.command(name)(module.command)
 
 
-COMMANDS: List[str] = []
+COMMANDS: List[str] = ["infer"]
 _register_commands()
 
 
@@ -57,21 +55,16 @@ def run(argv: Optional[List[str]] = None) -> int:
     from animecli.errors import AnimeError
 
     try:
-        result = app(args=argv, prog_name="anime", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        _console.error("interrupted")
-        return 130
+        app(args=argv, prog_name="anime")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except AnimeError as exc:
         if settings.debug():
             raise
         _console.error(str(exc), getattr(exc, "hint", ""))
         return 1
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def main() -> None:

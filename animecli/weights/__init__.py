@@ -1,1 +1,1 @@
-"""The checkpoint layer: weight formats, conversion, registry and cache."""
+"""The checkpoint layer: weight formats, conversion tables, the registry, the cache and resolution."""

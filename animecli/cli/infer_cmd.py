@@ -1,0 +1,56 @@
+"""``anime infer``: stylize photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from animecli.cli import _console, _options
+from animecli.errors import InvalidInputError
+
+
+def command(
+    paths: Annotated[List[str], typer.Argument(
+        metavar="INPUT... OUTPUT", show_default=False,
+        help="Image files, folders or glob patterns, then the output folder (or a file name for one input).")],
+    weights: _options.Weights = None,
+    style: _options.Style = None,
+    upsample: _options.Upsample = None,
+    device: _options.Device = "auto",
+    recursive: Annotated[bool, typer.Option("--recursive", "-r",
+                                            help="Also take pictures in sub-folders (mirrored in OUTPUT).")] = False,
+    ext: Annotated[Optional[str], typer.Option("--ext", help="Output format: jpg, png, webp, bmp, tif. "
+                                               "Default: the input's.", show_default=False)] = None,
+    quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG / WebP quality.")] = 95,
+    max_size: _options.MaxSize = None,
+    keep_processed_size: Annotated[bool, typer.Option(
+        "--keep-processed-size", help="With --max-size, keep the smaller processed size.")] = False,
+    brightness: _options.Brightness = False,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write input | output side by side.")] = False,
+    overwrite: _options.Overwrite = False,
+    cache_dir: _options.CacheDir = None,
+    quiet: _options.Quiet = False,
+) -> None:
+    """Stylize photos: [bold]anime infer photos/ out/[/]."""
+    if len(paths) < 2:
+        raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
+    from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
+    from animecli.stylize import load_stylizer
+
+    inputs, output = paths[:-1], Path(paths[-1])
+    jobs, refused = plan_jobs(inputs, output, recursive=recursive, ext=ext)
+    if not jobs and not refused:
+        raise InvalidInputError(f"no pictures found in {', '.join(inputs)}")
+    reporter = _console.RichReporter(quiet=quiet)
+    stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
+                             brightness=brightness, keep_processed_size=keep_processed_size,
+                             cache_dir=cache_dir, reporter=reporter)
+    options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
+    result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused)
+    _console.print_summary(f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})", len(result.done),
+                           result.skipped, result.failed, result.seconds, quiet=quiet)
+    if result.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,187 @@
+"""``anime infer``: plan input -> output pairs, then stylize them with read/write overlapping compute."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from animecli import images
+from animecli.errors import AnimeError, InvalidInputError
+from animecli.progress import NullReporter, Reporter
+
+
+@dataclass(frozen=True)
+class Job:
+    """One picture to stylize: where it comes from and where the result goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass
+class InferResult:
+    """What happened to each input."""
+
+    done: List[Job] = field(default_factory=list)
+    skipped: List[Tuple[Path, str]] = field(default_factory=list)
+    failed: List[Tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class InferOptions:
+    """Output choices of ``anime infer``."""
+
+    ext: Optional[str] = None
+    quality: int = 95
+    overwrite: bool = False
+    side_by_side: bool = False
+
+
+def _normalise_ext(ext: Optional[str]) -> Optional[str]:
+    if not ext:
+        return None
+    ext = ext.lower() if ext.startswith(".") else "." + ext.lower()
+    if ext not in images.IMAGE_SUFFIXES:
+        raise InvalidInputError(f"unsupported --ext {ext!r}: choose one of {', '.join(images.IMAGE_SUFFIXES)}")
+    return ext
+
+
+def _folder_images(folder: Path, recursive: bool) -> List[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+
+def expand_inputs(inputs: Sequence[str], recursive: bool) -> List[Tuple[Path, Path]]:
+    """Expand files, folders and glob patterns into (file, path relative to the output folder) pairs.
+
+    Files in a folder keep their sub-folder path; single files and glob matches keep only their name.
+    Non-image files found in folders are returned too (they are reported and skipped later).
+    """
+    pairs: List[Tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            for file in _folder_images(path, recursive):
+                pairs.append((file, file.relative_to(path)))
+        elif path.is_file():
+            pairs.append((path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(item), recursive=recursive))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                raise InvalidInputError(f"{item}: the pattern matches no file")
+            pairs.extend((m, Path(m.name)) for m in files)
+        else:
+            raise InvalidInputError(f"{item}: no such file or folder")
+    return pairs
+
+
+def plan_jobs(inputs: Sequence[str], output: Path, recursive: bool = False,
+              ext: Optional[str] = None) -> Tuple[List[Job], List[Tuple[Path, str]]]:
+    """Decide every output path; returns the jobs and the inputs refused at planning time (with reasons).
+
+    ``output`` is a file name when the only input is one file and ``output`` has an image suffix,
+    else a folder that mirrors the inputs' sub-folders, with the same stems and ``ext`` (default: kept).
+    """
+    suffix = _normalise_ext(ext)
+    pairs = expand_inputs(inputs, recursive)
+    single_file = len(inputs) == 1 and Path(inputs[0]).expanduser().is_file()
+    output = Path(output).expanduser()
+    if single_file and images.is_image_path(output) and not output.is_dir():
+        pairs = [(pairs[0][0], None)]
+    sources = {p.resolve() for p, _ in pairs}
+    jobs: List[Job] = []
+    refused: List[Tuple[Path, str]] = []
+    claimed = {}
+    for source, relative in pairs:
+        if not images.is_image_path(source):
+            refused.append((source, "not an image file (by its suffix)"))
+            continue
+        if relative is None:
+            target = output
+        else:
+            target = output / relative.with_suffix(suffix or source.suffix.lower())
+        resolved = target.resolve()
+        if resolved in sources:
+            refused.append((source, f"its output {target} would overwrite an input"))
+        elif resolved in claimed:
+            refused.append((source, f"its output {target} is also the output of {claimed[resolved]}"))
+        else:
+            claimed[resolved] = source
+            jobs.append(Job(source, target))
+    return jobs, refused
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if left.shape != right.shape:
+        left = images.resize_to(left, right.shape[1], right.shape[0])
+    return np.concatenate([left, right], axis=1)
+
+
+def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
+              reporter: Optional[Reporter] = None,
+              refused: Sequence[Tuple[Path, str]] = ()) -> InferResult:
+    """Stylize every job: decoding runs one picture ahead and writing runs behind the computation."""
+    reporter = reporter or NullReporter()
+    started = time.perf_counter()
+    result = InferResult(failed=list(refused))
+    for source, reason in refused:
+        reporter.warn(f"{source}: {reason}")
+    todo = []
+    for job in jobs:
+        if job.target.exists() and not options.overwrite:
+            result.skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
+        else:
+            todo.append(job)
+    reporter.start("Stylizing", total=len(todo), unit="img")
+    lock = threading.Lock()
+
+    def fail(job: Job, err: Exception) -> None:
+        message = str(err) if isinstance(err, AnimeError) else f"{job.source}: {err}"
+        with lock:
+            result.failed.append((job.source, message))
+        reporter.warn(message)
+
+    def write(job: Job, picture: images.Picture, styled: np.ndarray) -> None:
+        try:
+            alpha = picture.alpha if styled.shape[:2] == picture.rgb.shape[:2] else None
+            if options.side_by_side:
+                styled, alpha = _side_by_side(picture.rgb, styled), None
+            images.write_image(job.target, styled, options.quality, alpha)
+            with lock:
+                result.done.append(job)
+        except (AnimeError, OSError) as err:
+            fail(job, err)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="anime-read") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="anime-write") as writer:
+        loads = [reader.submit(images.load_picture, job.source) for job in todo[:2]]
+        writes: List[Future] = []
+        for index, job in enumerate(todo):
+            if index + 2 < len(todo):
+                loads.append(reader.submit(images.load_picture, todo[index + 2].source))
+            try:
+                picture = loads[index].result()
+                loads[index] = None  # let the decoded picture go once used
+                styled = stylize(picture.rgb)
+            except Exception as err:  # noqa: BLE001 - one bad picture must not stop the batch
+                fail(job, err)
+            else:
+                if len(writes) >= 2:  # keep at most a couple of results waiting for the disk
+                    writes.pop(0).result()
+                writes.append(writer.submit(write, job, picture, styled))
+            reporter.advance(1)
+        for future in writes:
+            future.result()
+    reporter.stop()
+    result.seconds = time.perf_counter() - started
+    return result
