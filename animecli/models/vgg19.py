@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from animecli.errors import CheckpointFormatError, IncompatibleCheckpointError
+from animecli.errors import IncompatibleCheckpointError
+from animecli.weights.formats import read_tensors
 
 # (layer name, in channels, out channels); a 2x2 max-pool follows the layers marked True.
 _LAYERS = (
@@ -25,7 +25,6 @@ _LAYERS = (
 )
 # Caffe's ImageNet means, BGR order, on the 0..255 scale.
 BGR_MEAN = (103.939, 116.779, 123.68)
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 VGG19_SHAPES: dict[str, tuple] = {}
 for _name, _cin, _cout, _ in _LAYERS:
@@ -97,31 +96,14 @@ def vgg19_params_from(tensors: dict, source: str = "weights") -> dict[str, np.nd
     return params
 
 
-def read_vgg19_tensors(path) -> dict:
-    """Raw tensors of a VGG19 weights file: the Keras ``.h5`` or a MindSpore ``.ckpt`` with our names."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(len(_HDF5_MAGIC))
-    except OSError as err:
-        raise CheckpointFormatError(f"{path}: cannot read VGG19 weights ({err.strerror or err})") from err
-    if magic == _HDF5_MAGIC:
-        from animecli.weights.formats.keras_h5 import read_keras_h5
-
-        return read_keras_h5(path)
-    try:
-        loaded = ms.load_checkpoint(str(path))
-    except (ValueError, RuntimeError, OSError) as err:
-        raise CheckpointFormatError(
-            f"{path}: neither a Keras .h5 nor a MindSpore .ckpt file with VGG19 weights"
-        ) from err
-    return {name: param.asnumpy() for name, param in loaded.items()}
-
-
 def load_vgg19(path) -> VGG19Features:
-    """A frozen ``VGG19Features`` with weights from the Keras ``.h5`` or our converted ``.ckpt``."""
+    """A frozen ``VGG19Features`` with weights from the Keras ``.h5`` or a MindSpore ``.ckpt`` with our names.
+
+    Raises ``CheckpointFormatError`` for an unreadable file, ``IncompatibleCheckpointError`` for other weights.
+    """
     path = Path(path)
-    params = vgg19_params_from(read_vgg19_tensors(path), source=str(path))
+    _, tensors = read_tensors(path)
+    params = vgg19_params_from(tensors, source=str(path))
     net = VGG19Features()
     for param in net.get_parameters():
         param.set_data(Tensor(params[param.name]))

@@ -11,8 +11,9 @@ from animecli.models.discriminator import Discriminator, SpectralNormConv2d
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _graph_mode():
-    runtime.configure("cpu", "graph")
+def _configured():
+    """MindSpore is used directly below: set the device first, as commands do."""
+    runtime.configure("cpu", mode="graph")
 
 
 def _conv_reference(x, w, stride, pads):

@@ -15,9 +15,14 @@ from animecli.models.vgg19 import load_vgg19
 REL_TOL = 1e-4  # shared/README.md: loss values relative error <= 1e-4
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used directly below: set the device first, as commands do."""
+    runtime.configure("cpu", mode="graph")
+
+
 @pytest.fixture(scope="module")
 def golden(shared, fixtures):
-    runtime.configure("cpu", "graph")
     vgg = load_vgg19(shared / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
     images = {k: ms.Tensor(v) for k, v in np.load(fixtures / "losses" / "golden_losses_inputs.npz").items()}
     features = {k: vgg(v) for k, v in images.items()}

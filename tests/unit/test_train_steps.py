@@ -17,9 +17,14 @@ from animecli.models.vgg19 import load_vgg19
 from animecli.training.steps import D_KEYS, G_KEYS, LossConfig, TrainSteps
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used directly below: set the device first, as commands do."""
+    runtime.configure("cpu", mode="graph")
+
+
 @pytest.fixture(scope="module")
 def vgg(shared):
-    runtime.configure("cpu", "graph")
     return load_vgg19(shared / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
 
 

@@ -10,8 +10,15 @@ from animecli import runtime
 from animecli.errors import CheckpointFormatError, IncompatibleCheckpointError
 from animecli.models.vgg19 import VGG19_SHAPES, load_vgg19, vgg19_params_from
 from animecli.weights.formats.keras_h5 import read_keras_h5
+from animecli.weights.formats.mindspore_ckpt import write_mindspore_ckpt
 
 REL_TOL = 1e-4  # shared/README.md: VGG features relative error <= 1e-4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used directly below: set the device first, as commands do."""
+    runtime.configure("cpu", mode="graph")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +28,6 @@ def h5_path(shared):
 
 @pytest.fixture(scope="module")
 def vgg(h5_path):
-    runtime.configure("cpu", "graph")
     return load_vgg19(h5_path)
 
 
@@ -47,7 +53,7 @@ def test_frozen_and_named(vgg):
 
 def test_converted_checkpoint_loads_the_same(vgg, h5_path, tmp_path, fixtures):
     ckpt = tmp_path / "vgg19.ckpt"
-    ms.save_checkpoint(vgg, str(ckpt))
+    write_mindspore_ckpt(ckpt, {p.name: p.asnumpy() for p in vgg.get_parameters()}, {"network": "vgg19"})
     again = load_vgg19(ckpt)
     golden = np.load(fixtures / "vgg19" / "golden_vgg19_conv4_4.npz")
     x = ms.Tensor(golden["input"][:, :, :64, :64])
