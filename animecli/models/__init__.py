@@ -1,1 +1,1 @@
-"""MindSpore networks: the AnimeGANv2 generator (and, for training, discriminator and VGG19)."""
+"""MindSpore networks: the AnimeGANv2 generator, its discriminator and the VGG19 loss network."""

@@ -157,6 +157,8 @@ def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", 
 
         arrays, _ = load_state(plan.resume_from)
         restore(steps.state_parameters(), arrays, str(plan.resume_from))
+        if plan.state.rng_state is not None:
+            steps.rng.bit_generator.state = plan.state.rng_state
     state = dataclasses.replace(state, world_size=cluster.world_size)
     if cluster.is_writer:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +202,7 @@ def build_steps(config: TrainConfig, vgg_path: Path, distributed: bool = False):
     losses = LossConfig(g_adv=w.adv_g, d_adv=w.adv_d, con=w.con, sty=w.sty, col=w.col, tv=w.tv,
                         d_real=w.real, d_fake=w.fake, d_gray=w.gray, d_blur=w.blur, gan_loss=config.gan_loss)
     steps = TrainSteps(generator, discriminator, vgg, losses, init_lr=config.init_lr, lr_g=config.lr_g,
-                       lr_d=config.lr_d, distributed=distributed)
+                       lr_d=config.lr_d, distributed=distributed, seed=config.seed)
     return steps, generator
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class TrainState:
     """Where a run stands. ``epoch`` epochs are complete and ``step_in_epoch`` steps of the next one done.
 
     The data order and crops are a function of ``(config.seed, epoch)`` and the parameters are saved, so this
-    position is the whole random state of a run.
+    position and the steps' own generator (``rng_state``) are the whole random state of a run.
     """
 
     config: TrainConfig
@@ -39,6 +39,7 @@ class TrainState:
     global_step: int = 0
     world_size: int = 1
     train_seconds: float = 0.0
+    rng_state: Optional[Dict] = None  # TrainSteps.rng (wgan-gp interpolation weights)
 
     def to_json(self) -> str:
         data = asdict(self)

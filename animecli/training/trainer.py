@@ -252,7 +252,8 @@ class Trainer:
         """Training state, generator(s), sample grid and loss chart; only rank 0 writes."""
         if not self.is_writer:
             return
-        state = self.state
+        rng = getattr(self.steps, "rng", None)
+        state = replace(self.state, rng_state=rng.bit_generator.state if rng is not None else None)
         state_path = self.run_dir / checkpoint.STATE_FILE
         checkpoint.save_state(state_path, self.state_params, state)
         generator_path = self.run_dir / checkpoint.GENERATOR_FILE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import mindspore as ms
 import numpy as np
 import pytest
 
@@ -12,9 +13,15 @@ from animecli.weights.formats.mindspore_ckpt import META_KEY, read_mindspore_ckp
 from animecli.weights.formats.tf1_checkpoint import read_tf1_checkpoint
 from animecli.weights.formats.torch_pt import read_torch_state_dict
 
-ms = pytest.importorskip("mindspore")  # a hard dependency: always installed with the package
-
 METADATA = {"architecture": "animeganv2-generator", "upsample": "tf", "eps": 1e-12, "source": "Hayao.ckpt", "version": 1}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used directly below (tensors, load_checkpoint): set the device first, as commands do."""
+    from animecli import runtime
+
+    runtime.configure("cpu", mode="graph")
 
 
 def _mixed_tensors():

@@ -22,11 +22,15 @@ def params():
 
 
 def test_state_round_trips_with_parameters(tmp_path, params):
+    rng = np.random.default_rng(5)
     state = TrainState(config=build_config("Hayao", epochs=20), epoch=3, step_in_epoch=5, global_step=41,
-                       world_size=2, train_seconds=12.5)
+                       world_size=2, train_seconds=12.5, rng_state=rng.bit_generator.state)
     save_state(tmp_path / "train_state.ckpt", params, state)
     arrays, loaded = load_state(tmp_path / "train_state.ckpt")
     assert loaded == state
+    resumed = np.random.default_rng()
+    resumed.bit_generator.state = loaded.rng_state
+    assert np.array_equal(resumed.uniform(size=4), rng.uniform(size=4))
     assert np.array_equal(arrays["generator.w"], params["generator.w"].asnumpy())
     assert arrays["g_optimizer.global_step"].dtype == np.int32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train_state.ckpt"]  # no temp files

@@ -16,8 +16,6 @@ from animecli.weights.formats.mindspore_ckpt import looks_like_mindspore_ckpt, r
 from animecli.weights.formats.tf1_checkpoint import DATA_FILE_PATTERN, find_tf1_checkpoint, read_tf1_checkpoint
 from animecli.weights.formats.torch_pt import LEGACY_MAGIC, read_torch_state_dict
 
-FORMATS = ("mindspore", "torch", "tf1", "keras_h5")
-
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 looks for its signature (after a user block)

@@ -1,12 +1,13 @@
-"""Training step time of ``anime train``: init step and GAN step (one D + one G update), single process
-and data-parallel over ``msrun`` workers, on fixed random batches (the data pipeline is timed apart).
+"""Training throughput of ``anime train`` single-process and data-parallel over ``msrun`` workers: init step
+and GAN step (one D + one G update) on fixed random batches, and the data pipeline apart
+(``bench_train_step.py`` details the single-process steps).
 
 Prints one JSON object. Each measurement runs in its own process (clean peak memory): compile time of the
 first step, the mean of ``--steps`` further steps, images/s (all workers together) and the peak RSS of each
 process. Baseline measured in the same run: one generator forward (inference) on the same batch.
 
-    python benchmarks/train_step.py --vgg ../shared/weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
-    python benchmarks/train_step.py --vgg ... --workers 2        # also 2 msrun workers (batch per worker)
+    python benchmarks/bench_train_parallel.py --vgg ../shared/weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+    python benchmarks/bench_train_parallel.py --vgg ... --workers 2        # also 2 msrun workers (batch per worker)
 """
 
 from __future__ import annotations
