@@ -114,8 +114,14 @@ def _vgg_path(vgg: Optional[Path], cache_dir: Optional[Path], reporter: Reporter
             raise InvalidInputError(f"{path}: no such VGG19 weights file",
                                     hint="--vgg takes the Keras vgg19 .h5 or a converted .ckpt")
         return path
-    from animecli.weights import cache
-
+    try:
+        from animecli.weights import cache
+    except ImportError as exc:  # the weights cache (anime download-weights) is not part of this build yet
+        raise InvalidInputError(
+            "no VGG19 weights for the training losses: pass --vgg PATH",
+            hint="--vgg takes Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (see README) or a "
+                 "converted .ckpt",
+        ) from exc
     return cache.ensure_weights("vgg19", cache_dir=cache_dir, reporter=reporter)
 
 

@@ -78,3 +78,11 @@ def test_missing_smooth_folder_fails_before_any_work(tmp_path):
     assert "smoothed Sakura images" in result.stderr
     assert "anime smooth dataset/Sakura" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # no run folder
+
+
+def test_without_vgg_weights_the_run_says_how_to_get_them(tmp_path):
+    make_dataset(tmp_path / "dataset", size=32)
+    result = run_anime("train", "--style", "Sakura", "--device", "cpu", cwd=tmp_path, env={"ANIME_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert "vgg19" in result.stderr.lower()
+    assert not (tmp_path / "runs").exists()
