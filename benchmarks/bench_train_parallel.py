@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="images per step per worker")
     parser.add_argument("--steps", type=int, default=3, help="timed steps after the first")
     parser.add_argument("--workers", type=int, default=1, help="also measure with this many msrun workers")
+    parser.add_argument("--phases", default="init,gan", help="which steps to time: init, gan or both")
     parser.add_argument("--port", type=int, default=8119)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -148,7 +149,8 @@ def main() -> None:
     report = {"cpu_count": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="anime-bench-") as tmp:
         for workers in sorted({1, args.workers}):
-            phases = ("forward", "init", "gan") if workers == 1 else ("init", "gan")
+            phases = [p for p in args.phases.split(",") if p in ("init", "gan")]
+            phases = ["forward", *phases] if workers == 1 else phases
             for phase in phases:
                 result_dir = Path(tmp) / f"{phase}_x{workers}"
                 result_dir.mkdir()
