@@ -37,15 +37,16 @@ def _root(
 
 
 def _register_commands() -> None:
-    """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command``."""
+    """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command`` (and
+    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings)."""
     import importlib
 
     for name in COMMANDS:
         module = importlib.import_module(f"animecli.cli.{name.replace('-', '_')}_cmd")
-        app.command(name)(module.command)
+        app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "smooth", "brightness", "download-weights"]
+COMMANDS: List[str] = ["infer", "smooth", "brightness", "train", "download-weights"]
 _register_commands()
 
 
