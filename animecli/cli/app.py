@@ -45,7 +45,7 @@ def _register_commands() -> None:
         app.command(name)(module.command)
 
 
-COMMANDS: List[str] = ["infer"]
+COMMANDS: List[str] = ["infer", "video"]
 _register_commands()
 
 
