@@ -16,12 +16,13 @@ from animecli.weights.generator_ckpt import GeneratorWeights, default_meta, meta
 def read_generator_file(path: Path) -> GeneratorWeights:
     """Load generator weights from any supported checkpoint format (detected by content)."""
     from animecli.weights.formats import detect_format, read_tensors
-    from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
 
     path = Path(path)
     fmt = detect_format(path)
     name = path.name.split(".")[0] if path.is_file() else path.name
     if fmt == "mindspore":
+        from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
+
         tensors, metadata = read_mindspore_ckpt(path)
         meta = meta_from_metadata(metadata, name=name, source=str(path))
     else:
