@@ -38,7 +38,7 @@ class VideoOptions:
     codec: Optional[str] = None
     crf: Optional[int] = None
     preset: Optional[str] = None
-    batch_size: int = 4
+    batch_size: int = 1
     overwrite: bool = False
 
 

@@ -1,11 +1,11 @@
 """Encode RGB frames into OUT with the source's audio, atomically.
 
-Two ffmpeg passes, both writing hidden temporary files next to OUT:
+ffmpeg runs in passes, each writing a hidden temporary file next to OUT:
 1. the frames arrive on a pipe and are encoded (H.264 yuv420p BT.709 by default) into a video-only file;
    odd sizes that 4:2:0 cannot hold are padded by one repeated row/column and marked cropped (MP4 ``clap``);
-2. that video is remuxed (``-c:v copy``) with every audio stream of the source, trimmed to the same span,
-   copied as they are; only when OUT's container cannot hold an audio codec is it re-encoded (AAC, or Opus
-   for WebM). The display rotation of the source is set again on the stored (unrotated) frames.
+2. every audio stream of the source is cut to the span of the written video (packets copied as they are);
+3. both are remuxed (``-c:v copy``, ``-c:a copy``); only when OUT's container cannot hold an audio codec is
+   it re-encoded (AAC, or Opus for WebM). The source's display rotation is set again on the stored frames.
 OUT appears only at the end (``os.replace``); ``abort`` kills ffmpeg and removes the temporary files.
 GIF output is one pass (per-frame palettes, so nothing is buffered) and keeps frames upright.
 """
@@ -25,7 +25,7 @@ from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import Reporter
 from animecli.video import ffmpeg, mp4crop
 from animecli.video.probe import VideoInfo
-from animecli.video.reader import from_display, seek_args
+from animecli.video.reader import from_display
 
 FORMATS: Dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
                            ".gif": "gif"}
@@ -176,21 +176,17 @@ class VideoWriter:
         return outcome
 
     def _mux(self) -> str:
-        duration = float(self.frames / self.rate)
-        attempts = [("copied", ["-c:a", "copy"])]
-        if self.audio:
+        audio = self._cut_audio() if self.audio else None
+        attempts = [("none", [])]
+        if audio is not None:
             encoder = "libopus" if self.plan.format == "webm" else "aac"
-            attempts.append((f"re-encoded to {encoder.replace('lib', '')}", ["-c:a", encoder, "-b:a", "192k"]))
-        else:
-            attempts = [("none", [])]
+            attempts = [("copied", ["-c:a", "copy"]),
+                        (f"re-encoded to {encoder.replace('lib', '')}", ["-c:a", encoder, "-b:a", "192k"])]
         for outcome, audio_args in attempts:
-            # The new video is placed at --start on the source's timeline and the output cut there: an input
-            # -ss would make ffmpeg copy audio from the video keyframe before --start.
             args = ["-display_rotation:v:0", str(self.rotation)] if self.rotation else []
-            args += ["-itsoffset", f"{self.start:.6f}"] if self.start else []
-            args += ["-i", str(self.video_temp), "-i", str(self.info.path), "-map", "0:v:0"]
-            args += ["-map", "1:a", *audio_args] if self.audio else []
-            args += ["-c:v", "copy", "-map_metadata", "1", *seek_args(self.start, self.start + duration)]
+            args += ["-i", str(self.video_temp), "-i", str(self.info.path)]
+            args += ["-i", str(audio), "-map", "2:a", *audio_args] if audio is not None else []
+            args += ["-map", "0:v:0", "-c:v", "copy", "-map_metadata", "1"]
             if self.plan.format in ("mp4", "mov"):
                 args += ["-movflags", "+faststart"] + (["-tag:v", "hvc1"] if self.plan.codec == "libx265" else [])
             code, _, errors = ffmpeg.run([*args, "-f", self.plan.format, "-y", str(self.final_temp)])
@@ -200,6 +196,22 @@ class VideoWriter:
                     self.reporter.warn(f"{self.plan.path.suffix} files cannot hold {codecs} audio: {outcome}")
                 return outcome
         raise AnimeError(f"{self.plan.path}: writing the file failed: {errors[-1] if errors else code}")
+
+    def _cut_audio(self) -> Path:
+        """Every audio stream of the source over the span of the written video, copied into a Matroska file.
+
+        The cut is made on the output side: an input -ss makes ffmpeg seek every stream to the video
+        keyframe before --start (and copy audio from there); audio packets are all keyframes.
+        """
+        cut = self.final_temp.with_name(self.final_temp.name.replace(".partial", ".audio") + ".mka")
+        self._temps.add(cut)
+        duration = float(self.frames / self.rate)
+        span = (["-ss", f"{self.start:.6f}"] if self.start else []) + ["-t", f"{duration:.6f}"]
+        code, _, errors = ffmpeg.run(["-i", str(self.info.path), "-map", "0:a", "-c", "copy", *span,
+                                      "-f", "matroska", "-y", str(cut)])
+        if code != 0:
+            raise AnimeError(f"{self.info.path}: reading its audio failed: {errors[-1] if errors else code}")
+        return cut
 
     def abort(self) -> None:
         """Stop encoding and remove every temporary file; OUT is left untouched."""

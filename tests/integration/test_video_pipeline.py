@@ -102,6 +102,14 @@ def test_segment_start_end_trims_video_and_audio(pan, tmp_path):
     assert result.frames == 24 and result.expected_frames == 24
     assert np.array_equal(decode(out), 255 - decode(pan)[12:36])
     assert abs(audio_seconds(out) - 1.0) <= 1 / 24
+    # The same with H.264 (B-frames, timestamps that start before the first shown frame).
+    mp4 = tmp_path / "segment.mp4"
+    assert convert(pan, mp4, start=0.5, end=1.5).frames == 24
+    produced, expected = decode(mp4), 255 - decode(pan)[12:36]
+    assert produced.shape == expected.shape
+    assert min(psnr(a, b) for a, b in zip(produced, expected)) > 35
+    assert abs(audio_seconds(mp4) - 1.0) <= 1 / 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segment.mkv", "segment.mp4"]
 
 
 def test_no_audio_option_and_input_without_audio(pan, tmp_path):
