@@ -130,9 +130,6 @@ def _streams(header: List[str]) -> List[dict]:
         rotation = re.search(r"rotation of (-?[\d.]+) degrees", line, re.IGNORECASE)
         if rotation:
             streams[-1]["rotation"] = round(float(rotation.group(1)) / 90) * 90 % 360
-        tag = re.match(r"^\s*rotate\s*:\s*(-?\d+)\s*$", line)  # old-style tag, clockwise
-        if tag and not streams[-1]["rotation"]:
-            streams[-1]["rotation"] = -round(int(tag.group(1)) / 90) * 90 % 360
         crop = re.search(r"Frame Cropping: (\d+)/(\d+)/(\d+)/(\d+)", line)
         if crop:
             streams[-1]["crop"] = tuple(int(v) for v in crop.groups())
