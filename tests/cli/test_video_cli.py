@@ -100,11 +100,12 @@ def test_truncated_input_exits_1_after_writing_what_decoded(bl_weights, tmp_path
 
 
 def test_ctrl_c_exits_130_with_no_output_no_temp_file_no_ffmpeg(pan, bl_weights, tmp_path):
-    out_dir = tmp_path / "out"
+    out_dir, cwd = tmp_path / "out", tmp_path / "cwd"
     out_dir.mkdir()
+    cwd.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "animecli", "video", str(pan), str(out_dir / "out.mp4"),
                                 "--weights", str(bl_weights), "--max-size", "128"], env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not any(out_dir.iterdir()) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -113,5 +114,5 @@ def test_ctrl_c_exits_130_with_no_output_no_temp_file_no_ffmpeg(pan, bl_weights,
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
-    assert list(out_dir.iterdir()) == []
+    assert list(out_dir.iterdir()) == [] and list(cwd.iterdir()) == []
     assert ffmpeg_processes_mentioning(str(out_dir)) == []
