@@ -46,7 +46,7 @@ def _register_commands() -> None:
         app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "smooth", "brightness", "train", "download-weights"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights"]
 _register_commands()
 
 
