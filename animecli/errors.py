@@ -64,6 +64,10 @@ class ChecksumMismatchError(AnimeError, ValueError):
     """A downloaded or cached file does not have the expected size or hash."""
 
 
+class TrainingDivergedError(AnimeError, FloatingPointError):
+    """A training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
 def _preview(names, limit: int = 4) -> str:
     shown = ", ".join(str(n) for n in names[:limit])
     more = len(names) - limit

@@ -20,6 +20,9 @@ class Reporter(Protocol):
     def stop(self) -> None:
         """End the current unit of work."""
 
+    # Optional extra, looked up with getattr (not every reporter has it):
+    # ``show_fields(fields: Mapping[str, float])`` shows named values, e.g. losses, beside the progress.
+
 
 class NullReporter:
     """A reporter that ignores everything (library use, tests)."""

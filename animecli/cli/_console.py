@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Mapping, Optional
 
 from rich.console import Console
 from rich.progress import (
@@ -58,14 +58,19 @@ class RichReporter:
         else:
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TaskProgressColumn(), _RateColumn(), TimeElapsedColumn(),
-                       TextColumn("eta"), TimeRemainingColumn()]
+                       TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[shown]}")]
         self._progress = Progress(*columns, console=self.console, transient=False)
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, unit=unit)
+        self._task = self._progress.add_task(description, total=total, unit=unit, shown="")
 
     def advance(self, amount: float = 1) -> None:
         if self._progress is not None:
             self._progress.advance(self._task, amount)
+
+    def show_fields(self, fields: Mapping[str, float]) -> None:
+        """Show named values (e.g. the current losses) after the running bar; optional Reporter extra."""
+        if self._progress is not None:
+            self._progress.update(self._task, shown="  ".join(f"{k} {v:.4g}" for k, v in fields.items()))
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -49,3 +49,8 @@ CacheDir = Annotated[
     typer.Option("--cache-dir", help="Weights cache folder (default: $ANIME_HOME or ~/.cache/animecli).",
                  show_default=False, envvar="ANIME_HOME"),
 ]
+Workers = Annotated[
+    Optional[int],
+    typer.Option("--workers", "-j", min=1, help="Files processed in parallel, one process each "
+                 "(default: all cores).", show_default=False),
+]

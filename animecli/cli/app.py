@@ -37,23 +37,25 @@ def _root(
 
 
 def _register_commands() -> None:
-    """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command``."""
+    """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command`` (and
+    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings)."""
     import importlib
 
     for name in COMMANDS:
         module = importlib.import_module(f"animecli.cli.{name.replace('-', '_')}_cmd")
-        app.command(name)(module.command)
+        app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights"]
 _register_commands()
 
 
 def run(argv: Optional[List[str]] = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (errors become one-line messages)."""
-    from animecli import settings
+    from animecli import runtime, settings
     from animecli.errors import AnimeError
 
+    runtime.prepare_environment()  # before anything imports MindSpore: its logs and caches out of the cwd
     try:
         app(args=argv, prog_name="anime")
     except SystemExit as exc:

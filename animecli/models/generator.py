@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from mindspore import nn, ops
 
+from animecli.models import UPSAMPLE_MODES
 from animecli.models.layers import ConvNormLReLU, InvertedResBlock
-
-UPSAMPLE_MODES = ("tf", "align", "half-pixel")
 
 
 class Generator(nn.Cell):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from animecli.errors import InvalidInputError
-from animecli.models.generator import UPSAMPLE_MODES
+from animecli.models import UPSAMPLE_MODES
 from animecli.progress import Reporter
 from animecli.weights.convert import generator_params_from
 from animecli.weights.generator_ckpt import GeneratorWeights, default_meta, meta_from_metadata
@@ -19,7 +19,7 @@ def read_generator_file(path: Path) -> GeneratorWeights:
 
     path = Path(path)
     fmt = detect_format(path)
-    name = path.name.split(".")[0] if path.is_file() else path.name
+    name = path.name.split(".")[0] or path.name
     if fmt == "mindspore":
         from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
 
@@ -50,10 +50,7 @@ def load_generator_weights(weights: Optional[Path] = None, style: Optional[str] 
     if upsample is not None and upsample not in UPSAMPLE_MODES:
         raise InvalidInputError(f"unknown upsample mode {upsample!r}: choose one of {', '.join(UPSAMPLE_MODES)}")
     if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.exists():
-            raise InvalidInputError(f"{path}: no such weights file or folder")
-        loaded = read_generator_file(path)
+        loaded = read_generator_file(Path(weights).expanduser())
     elif style is not None and Path(style).expanduser().is_dir():
         run_dir = Path(style).expanduser()
         checkpoint = newest_generator_in(run_dir)

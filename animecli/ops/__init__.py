@@ -1,0 +1,1 @@
+"""Pure NumPy/OpenCV image operations (no MindSpore, no files)."""

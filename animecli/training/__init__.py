@@ -1,0 +1,1 @@
+"""Training AnimeGANv2: configuration, data, compiled D/G steps, the training loop, data-parallel set-up."""
