@@ -51,6 +51,10 @@ def _isolated_env(tmp_path_factory, monkeypatch):
 def run_anime(*args, cwd=None, env=None, timeout=600, input=None):
     """Run ``python -m animecli ARGS`` as a real subprocess; returns CompletedProcess (text)."""
     full_env = dict(os.environ)
+    # Set by runtime.prepare_environment() in this process for an earlier test's ANIME_HOME: the child
+    # must derive them from its own.
+    for var in ("GLOG_log_dir", "MS_COMPILER_CACHE_PATH"):
+        full_env.pop(var, None)
     full_env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     if env:
         full_env.update(env)
