@@ -11,7 +11,9 @@ picture's absolute coordinates, so results equal the whole-picture network up to
 
 from __future__ import annotations
 
+import ctypes
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -20,6 +22,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 
 from animecli import runtime
+from animecli.models.layers import RowTapConv2d
 
 #: Output tile side per resolution level (full, half, quarter of the input).
 DEFAULT_TILES = (128, 128, 64)
@@ -42,7 +45,14 @@ class FeatureMap:
 
 
 class _Pool:
-    """Big float32 buffers reused from layer to layer (fresh ones cost a page fault per 4 KiB)."""
+    """Big float32 buffers reused from layer to layer (a fresh one costs a page fault per 4 KiB).
+
+    Only a spare of about the right size is reused: a much larger one would keep its memory resident,
+    and what is not reused is let go before a new buffer is allocated, so peak memory stays the two
+    maps a layer needs.
+    """
+
+    SLACK = 1.25
 
     def __init__(self):
         self.spare: List[np.ndarray] = []
@@ -50,18 +60,34 @@ class _Pool:
     def take(self, shape: Tuple[int, ...]) -> Tuple[np.ndarray, np.ndarray]:
         """An uninitialised array of ``shape`` and the buffer behind it."""
         size = int(np.prod(shape))
-        fitting = [b for b in self.spare if b.size >= size]
+        fitting = [b for b in self.spare if size <= b.size <= size * self.SLACK]
         if fitting:
             buffer = min(fitting, key=lambda b: b.size)
             self.spare = [b for b in self.spare if b is not buffer]
         else:
-            self.spare = []  # all smaller: let them go rather than hold them next to the new one
+            self.spare = []
+            _return_freed_memory()
             buffer = np.empty(size, np.float32)
         return buffer[:size].reshape(shape), buffer
 
     def give(self, feature: FeatureMap) -> None:
         if feature.buffer is not None:
             self.spare.append(feature.buffer)
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap memory back to the system (glibc keeps it otherwise); a no-op elsewhere."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 class _Stats:
@@ -97,9 +123,12 @@ class _Tile(nn.Cell):
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray], stride: int, groups: int, lrelu: bool,
                  upsample: bool, name: str):
         super().__init__()
-        out_ch, _, k, _ = weight.shape
-        self.conv = nn.Conv2d(weight.shape[1] * groups, out_ch, k, stride=stride, pad_mode="valid",
-                              group=groups, has_bias=bias is not None)
+        out_ch, in_per_group, k, _ = weight.shape
+        if k == 7 and in_per_group > 3:
+            self.conv = RowTapConv2d(in_per_group, out_ch, k)
+        else:
+            self.conv = nn.Conv2d(in_per_group * groups, out_ch, k, stride=stride, pad_mode="valid",
+                                  group=groups, has_bias=bias is not None)
         self.conv.weight = _param(weight, f"{name}.weight")
         if bias is not None:
             self.conv.bias = _param(bias, f"{name}.bias")
@@ -304,18 +333,24 @@ class TiledGenerator:
              size: Optional[Tuple[int, int]] = None, keep_input: bool = False) -> FeatureMap:
         """Run one conv layer (tile by tile) on a stored map; return its raw output and exact statistics.
 
-        The input map's memory goes back to the pool afterwards unless ``keep_input``.
+        The input map's memory goes back to the pool afterwards unless ``keep_input``. A layer whose
+        output has the input's shape writes over its input, one band of tiles behind the reads, so it
+        needs no second full-size map.
         """
         source = feature.data
         in_h, in_w = size if layer.upsample else source.shape[1:]
         k, s = layer.kernel, layer.stride
         before = (k - s) // 2
-        after = (k - s) - before
-        out_h = (in_h + before + after - k) // s + 1
-        out_w = (in_w + before + after - k) // s + 1
+        out_h = (in_h + k - s - k) // s + 1
+        out_w = (in_w + k - s - k) // s + 1
         tile = self.tiles[layer.level]
         cell = self._cell(layer, feature.lrelu)
-        raw, buffer = self._pool.take((cell.out_ch, out_h, out_w))
+        shape = (cell.out_ch, out_h, out_w)
+        in_place = not keep_input and not layer.upsample and feature.buffer is not None and source.shape == shape
+        if in_place:
+            raw, buffer = source, feature.buffer
+        else:
+            raw, buffer = self._pool.take(shape)
         stats = _Stats()
         scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
         shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
@@ -323,25 +358,61 @@ class TiledGenerator:
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
             cols_map = resize_source(in_w, source.shape[2], self.mode)
-        for top in range(0, out_h, tile):
+        bands: Dict[int, np.ndarray] = {}  # in place: finished output rows waiting until no tile reads them
+
+        def prepare(top: int, left: int):
             rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
-            for left in range(0, out_w, tile):
-                cols = _reflect(np.arange(left * s - before, left * s - before + span), in_w)
-                valid_h, valid_w = min(tile, out_h - top), min(tile, out_w - left)
-                mask = np.zeros((1, 1, tile, tile), np.float32)
-                mask[..., :valid_h, :valid_w] = 1.0
-                if layer.upsample:
-                    region, row_weights, col_weights = self._upsample_region(source, rows_map, rows,
-                                                                            cols_map, cols, tile)
-                else:
-                    region, row_weights, col_weights = _take(source, rows, cols), self._unused, self._unused
-                inputs = (ms.Tensor(region), scale, shift, ms.Tensor(row_weights), ms.Tensor(col_weights),
-                          ms.Tensor(mask),
-                          ms.Tensor(np.array([1.0 / (cell.out_ch * valid_h * valid_w)], np.float32)))
-                out, total, m2 = self._call(cell, layer.name, inputs)
+            cols = _reflect(np.arange(left * s - before, left * s - before + span), in_w)
+            valid_h, valid_w = min(tile, out_h - top), min(tile, out_w - left)
+            mask = np.zeros((1, 1, tile, tile), np.float32)
+            mask[..., :valid_h, :valid_w] = 1.0
+            if layer.upsample:
+                region, row_weights, col_weights = self._upsample_region(source, rows_map, rows, cols_map, cols,
+                                                                        tile)
+            else:
+                region, row_weights, col_weights = _take(source, rows, cols), self._unused, self._unused
+            count = cell.out_ch * valid_h * valid_w
+            return (ms.Tensor(region), scale, shift, ms.Tensor(row_weights), ms.Tensor(col_weights),
+                    ms.Tensor(mask), ms.Tensor(np.array([1.0 / count], np.float32))), (top, left, valid_h, valid_w)
+
+        def store(outputs, place) -> None:
+            out, total, m2 = outputs
+            top, left, valid_h, valid_w = place
+            if in_place:
+                target = bands.setdefault(top, np.empty((cell.out_ch, valid_h, out_w), np.float32))
+                target[:, :, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
+            else:
                 raw[:, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
-                stats.add(cell.out_ch * valid_h * valid_w, float(total.asnumpy()), float(m2.asnumpy()))
-        if not keep_input:
+            stats.add(cell.out_ch * valid_h * valid_w, float(total.asnumpy()), float(m2.asnumpy()))
+
+        def flush(top: int) -> None:
+            band = bands.pop(top)
+            raw[:, top:top + band.shape[1]] = band
+
+        # MindSpore releases the GIL while a graph runs: one helper thread gathers the next tile and
+        # stores finished ones meanwhile. Its tasks run in submission order, so a band is flushed over
+        # the input only after its own tiles are stored and every tile of the next band (the last to
+        # read those rows) has been gathered.
+        corners = [(top, left) for top in range(0, out_h, tile) for left in range(0, out_w, tile)]
+        with ThreadPoolExecutor(1, thread_name_prefix="anime-tiles") as helper:
+            ahead = helper.submit(prepare, *corners[0])
+            pending = []
+            for index in range(len(corners)):
+                inputs, place = ahead.result()
+                gathered_band = None
+                if index + 1 < len(corners):
+                    top, left = corners[index + 1]
+                    ahead = helper.submit(prepare, top, left)
+                    if index + 2 == len(corners) or corners[index + 2][0] != top:
+                        gathered_band = top  # all its tiles are gathered once this one is
+                pending.append(helper.submit(store, self._call(cell, layer.name, inputs), place))
+                if in_place and gathered_band:
+                    pending.append(helper.submit(flush, gathered_band - tile))
+            if in_place:
+                pending.append(helper.submit(flush, corners[-1][0]))
+            for future in pending:
+                future.result()
+        if not keep_input and not in_place:
             self._pool.give(feature)
         return self._normalise(layer, raw, buffer, stats, lrelu)
 

@@ -88,6 +88,17 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
     assert np.abs(tiled - golden[f"{case}_output"]).max() <= 2e-4
 
 
+def test_tiled_narrow_pictures_equal_whole_picture(configured, bl_weights):
+    """One tile per band of rows (a layer whose output overwrites its input band by band) and one band."""
+    from animecli.models.tiled import TiledGenerator
+
+    for height, width in ((200, 40), (36, 180)):
+        x = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
+        tiled = TiledGenerator(bl_weights.params, "half-pixel", bl_weights.meta.eps, tiles=(48, 32, 16))(x)
+        whole = _whole(bl_weights.params, "half-pixel", bl_weights.meta.eps, x)
+        assert np.abs(tiled - whole).max() <= 5e-5
+
+
 def _picture(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
