@@ -86,7 +86,36 @@ def _time_calls(call, reps: int) -> dict:
 
 
 # -- workers (each runs in its own process) ------------------------------------------------------------
-def worker_ms_forward(config: str, height: int, width: int, reps: int) -> None:
+def _huge_calls(call, warm_up) -> dict:
+    """One timed call at a huge size, after ``warm_up`` (a small picture: compiles size-independent graphs)."""
+    if warm_up is not None:
+        warm_up()
+    cpu, wall = time.process_time(), time.perf_counter()
+    call()
+    seconds = time.perf_counter() - wall
+    return {"first_call_s": None if warm_up is not None else seconds, "seconds": seconds, "runs": [seconds],
+            "cpu_seconds": time.process_time() - cpu}
+
+
+def _memory_guard(reserve_gb: float = 2.5) -> None:
+    """Stop this process if the machine gets low on memory (a whole-picture graph at 12 MP is ~14 GB)."""
+    import threading
+
+    def watch():
+        while True:
+            with open("/proc/meminfo") as info:
+                fields = dict(line.split(":", 1) for line in info)
+            if int(fields["MemAvailable"].split()[0]) / 1e6 < reserve_gb:
+                print(f"stopped: less than {reserve_gb} GB of memory left on the machine", file=sys.stderr,
+                      flush=True)
+                os._exit(3)
+            time.sleep(0.2)
+
+    if os.path.exists("/proc/meminfo"):
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def worker_ms_forward(config: str, height: int, width: int, reps: int, save: str = "") -> None:
     import numpy as np
 
     from animecli import runtime
@@ -130,14 +159,24 @@ def worker_ms_forward(config: str, height: int, width: int, reps: int) -> None:
     else:
         runtime.configure("cpu", mode="graph", graph_kernel=True)
         stylizer = Stylizer(weights, tiling="always" if config == "ms-tiled" else "never")
+        outputs = []
 
         def call():
-            stylizer._run(x)
-    result = _time_calls(call, reps)
+            outputs[:] = [stylizer._run(x)]
+    if reps == 0:  # a huge picture
+        small = to_model_input(_photo(256, 256)[None])
+        warm_up = (lambda: stylizer._run(small)) if config == "ms-tiled" else None
+        if config == "ms-fast":
+            _memory_guard()
+        result = _huge_calls(call, warm_up)
+    else:
+        result = _time_calls(call, reps)
+    if save:
+        np.save(save, outputs[0])
     _emit({**result, "peak_rss_gb": _peak_rss_gb()})
 
 
-def worker_torch_forward(config: str, height: int, width: int, reps: int) -> None:
+def worker_torch_forward(config: str, height: int, width: int, reps: int, save: str = "") -> None:
     import numpy as np
     import torch
 
@@ -151,7 +190,18 @@ def worker_torch_forward(config: str, height: int, width: int, reps: int) -> Non
     x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], np.float32) / 127.5 - 1.0)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    result = _time_calls(lambda: net(x).numpy(), reps)
+    outputs = []
+
+    def call():
+        outputs[:] = [net(x).numpy()]
+    if reps == 0:  # a huge picture
+        small = torch.zeros((1, 3, 256, 256))
+        _memory_guard()
+        result = _huge_calls(call, lambda: net(small))
+    else:
+        result = _time_calls(call, reps)
+    if save:
+        np.save(save, outputs[0])
     _emit({**result, "peak_rss_gb": _peak_rss_gb()})
 
 
@@ -269,7 +319,12 @@ def main() -> None:
     parser.add_argument("--torch-python", default=sys.executable, help="Python with torch + opencv")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (interleaved) of each measurement")
     parser.add_argument("--sizes", default="256x256,512x512,720x1280,3000x4000", help="HxW list")
-    parser.add_argument("--huge-reps", type=int, default=1, help="repetitions at 12 MP and above")
+    parser.add_argument("--huge-from", type=int, default=10_000_000, help="pixels from which a size is huge: "
+                        "one timed call per process after a small warm-up, outputs compared, no whole graph")
+    parser.add_argument("--huge-reps", type=int, default=1, help="repetitions at huge sizes")
+    parser.add_argument("--huge-whole", action="store_true",
+                        help="also run the whole-picture graph at huge sizes (~14 GB at 12 MP; stopped if "
+                        "the machine runs low on memory) to compare the tiled output with it")
     parser.add_argument("--skip", default="", help="comma list of sections to skip: "
                         "startup,forward,end_to_end,folder,video")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -355,21 +410,24 @@ def forward_section(runner: Runner, args, report) -> dict:
     table = {size: {c: [] for c in configs} for size in sizes}
     for size in sizes:
         height, width = _size(size)
-        huge = height * width >= 10_000_000
+        huge = height * width >= args.huge_from
         reps = args.huge_reps if huge else args.reps
         for rep in range(reps):
             for config in configs:
-                if huge and config in ("ms-plain", "ms-fast"):
-                    continue  # tens of GB for a whole-picture graph: the tiled path is the way
+                if huge and (config in ("ms-plain", "torch-cl") or (config == "ms-fast" and not args.huge_whole)):
+                    continue  # ~14 GB for a whole-picture graph: the tiled path is the way
                 if config in ("ms-plain",) and height * width > 1_000_000:
                     continue
                 python = args.torch_python if config.startswith("torch") else None
                 home = runner.workdir / f"home-{config}-{size}-{rep}"  # cold: compile time included
+                save = runner.workdir / f"out-{config}-{size}.npy" if huge and rep == 0 else ""
                 _, result, error = runner.worker(
                     "torch-forward" if python else "ms-forward", config, height, width,
-                    1 if huge else 3, python=python, home=home)
+                    0 if huge else 3, save, python=python, home=home)
                 table[size][config].append(result if not error else {"error": error})
             report["matmul_gflops_samples"].append(matmul_gflops())
+        if huge:
+            report.setdefault("huge_output_agreement", {})[size] = output_agreement(runner.workdir, size)
     summary = {}
     for size, rows in table.items():
         summary[size] = {}
@@ -390,6 +448,34 @@ def forward_section(runner: Runner, args, report) -> dict:
     return summary
 
 
+def output_agreement(workdir: Path, size: str) -> dict:
+    """Max differences of the tiled output from the whole-picture ones (MindSpore, PyTorch) at a huge size."""
+    import numpy as np
+
+    def load(config):
+        path = workdir / f"out-{config}-{size}.npy"
+        return np.load(path) if path.exists() else None
+
+    def pixels(output):
+        return np.clip((output + 1.0) * 127.5, 0, 255).astype(np.uint8).astype(np.int16)
+
+    tiled = load("ms-tiled")
+    agreement = {}
+    for config in ("ms-fast", "torch"):
+        other = load(config)
+        if tiled is None or other is None:
+            agreement[f"ms-tiled_vs_{config}"] = None
+            continue
+        agreement[f"ms-tiled_vs_{config}"] = {
+            "max_abs_diff": float(np.abs(tiled - other).max()),
+            "max_pixel_diff": int(np.abs(pixels(tiled) - pixels(other)).max()),
+            "pixels_equal_pct": float(100 * (pixels(tiled) == pixels(other)).mean()),
+        }
+    for path in workdir.glob(f"out-*-{size}.npy"):
+        path.unlink()
+    return agreement
+
+
 def _median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -401,9 +487,9 @@ def _ratio(a, b):
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "ms-forward":
-        worker_ms_forward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        worker_ms_forward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     elif len(sys.argv) > 1 and sys.argv[1] == "torch-forward":
-        worker_torch_forward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        worker_torch_forward(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     elif len(sys.argv) > 1 and sys.argv[1] == "torch-infer":
         worker_torch_infer(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "ms-folder":
