@@ -30,24 +30,9 @@ sys.path.insert(0, str(ROOT))
 from animecli.ops.smooth import edge_mask, edge_smooth  # noqa: E402
 from animecli.pipelines._batch import default_workers  # noqa: E402
 from animecli.pipelines.smooth import smooth_folder  # noqa: E402
+from tests.oracles import per_pixel_edge_smooth  # noqa: E402
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
-
-
-def per_pixel_edge_smooth(bgr: np.ndarray, size: int = 256) -> np.ndarray:
-    """The reference algorithm (SPEC section 6), one pixel and channel at a time: the baseline."""
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    if size:
-        bgr, gray = cv2.resize(bgr, (size, size)), cv2.resize(gray, (size, size))
-    padded = np.pad(bgr, ((2, 2), (2, 2), (0, 0)), mode="reflect")
-    mask = cv2.dilate(cv2.Canny(gray, 100, 200), np.ones((5, 5), np.uint8))
-    gauss = cv2.getGaussianKernel(5, 0)
-    gauss = gauss * gauss.transpose(1, 0)
-    out = np.copy(bgr)
-    for y, x in zip(*np.nonzero(mask)):
-        for channel in range(3):
-            out[y, x, channel] = np.sum(np.multiply(padded[y:y + 5, x:x + 5, channel], gauss))
-    return out
 
 
 def _rate(count: int, seconds: float) -> float:

@@ -5,6 +5,8 @@ Importing this module must stay cheap: commands import the core (and MindSpore) 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 from typing import List, Optional
 
@@ -57,7 +59,8 @@ def run(argv: Optional[List[str]] = None) -> int:
 
     runtime.prepare_environment()  # before anything imports MindSpore: its logs and caches out of the cwd
     try:
-        app(args=argv, prog_name="anime")
+        with _terminate_as_interrupt():
+            app(args=argv, prog_name="anime")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -67,6 +70,24 @@ def run(argv: Optional[List[str]] = None) -> int:
         _console.error(str(exc), getattr(exc, "hint", ""))
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt, so every command cleans up (temporary files, ffmpeg).
+
+    A Ctrl-C that lands while MindSpore runs a graph reaches its own SIGINT handler, which ends the
+    process with SIGTERM; batch schedulers send SIGTERM too. ``anime train`` arms its own handler
+    (save, then stop) while it trains.
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 from pathlib import Path
 from typing import Optional
 
@@ -55,30 +53,12 @@ def command(
     reporter = _console.RichReporter(quiet=quiet)
     stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
                              brightness=brightness, cache_dir=cache_dir, reporter=reporter)
-    with _terminate_as_interrupt():
-        result = run_video(job, stylizer.stylize_batch, reporter=reporter)
+    result = run_video(job, stylizer.stylize_batch, reporter=reporter)
     if not quiet:
         _print_summary(result, f"anime video ({stylizer.meta.name}, {stylizer.meta.upsample})")
     if result.damaged:
         _console.error(result.damaged, f"{result.output} holds the {result.frames} frames that decoded")
         raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt while converting, so the pipeline cleans up.
-
-    A Ctrl-C that lands while MindSpore runs a graph reaches its own SIGINT handler, which ends the
-    process with SIGTERM: without this, ffmpeg and the temporary files would be left behind.
-    """
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_summary(result, title: str) -> None:

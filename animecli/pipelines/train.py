@@ -18,6 +18,7 @@ from animecli.progress import NullReporter, Reporter
 from animecli.training.checkpoint import STATE_FILE, TrainState, load_state, state_file
 from animecli.training.config import TrainConfig, build_config
 from animecli.training.data import DatasetFiles, find_dataset, load_val_photos
+from animecli.weights import cache
 
 #: Options that may differ from the saved configuration when resuming a run.
 RESUME_OVERRIDABLE = ("epochs", "save_interval", "data_dir", "val_dir")
@@ -114,14 +115,6 @@ def _vgg_path(vgg: Optional[Path], cache_dir: Optional[Path], reporter: Reporter
             raise InvalidInputError(f"{path}: no such VGG19 weights file",
                                     hint="--vgg takes the Keras vgg19 .h5 or a converted .ckpt")
         return path
-    try:
-        from animecli.weights import cache
-    except ImportError as exc:  # the weights cache (anime download-weights) is not part of this build yet
-        raise InvalidInputError(
-            "no VGG19 weights for the training losses: pass --vgg PATH",
-            hint="--vgg takes Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (see README) or a "
-                 "converted .ckpt",
-        ) from exc
     return cache.ensure_weights("vgg19", cache_dir=cache_dir, reporter=reporter)
 
 

@@ -5,7 +5,7 @@ from the same run: a child that only imports the cache module (memory floor), on
 from disk in chunks (time floor for the verification), and one that reads the whole file into memory
 (what a non-streaming download would cost).
 
-    python benchmarks/download_h5.py [--shared ../shared]
+    python benchmarks/bench_download.py [--shared ../shared]
 """
 
 from __future__ import annotations
