@@ -13,33 +13,12 @@ import pytest
 from animecli.errors import ChecksumMismatchError, DownloadError, WeightsNotCachedError
 from animecli.weights import cache, registry
 from animecli.weights.download import DownloadPolicy
-from tests.integration.weights_server import FixtureServer, Recorder, copy_with_flipped_byte
+from tests.integration.weights_server import H5, Recorder, copy_with_flipped_byte
 
 VGG_MD5 = "253f8cb515780f3b799900260a226db6"
 VGG_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
 VGG_SIZE = 80_134_624
-H5 = "/vgg19.h5"
 FAST = DownloadPolicy(timeout=2.0, retries=2, backoff=0.01)
-
-
-@pytest.fixture
-def vgg_path(shared) -> Path:
-    return shared / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-@pytest.fixture
-def server(vgg_path):
-    with FixtureServer({H5: vgg_path}) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mirror(server, tmp_path, monkeypatch):
-    """Point the vgg19 entry at the local server only (``replace``), as a user's mirror file would."""
-    override = tmp_path / "registry.json"
-    override.write_text(json.dumps({"vgg19": {"urls": [server.url(H5)], "replace": True}}))
-    monkeypatch.setenv("ANIME_REGISTRY", str(override))
-    return override
 
 
 def _digests(path: Path):

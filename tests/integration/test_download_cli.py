@@ -10,29 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import PROJECT_ROOT, run_anime
-from tests.integration.weights_server import FixtureServer, copy_with_flipped_byte
+from tests.integration.weights_server import H5, copy_with_flipped_byte
 
-H5 = "/vgg19.h5"
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
 FAST_ENV = {"ANIME_DOWNLOAD_TIMEOUT": "2", "ANIME_DOWNLOAD_RETRIES": "1"}
-
-
-@pytest.fixture
-def server(shared):
-    with FixtureServer({H5: shared / "weights" / H5_NAME}) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mirror(server, tmp_path, monkeypatch):
-    override = tmp_path / "registry.json"
-    override.write_text(json.dumps({"vgg19": {"urls": [server.url(H5)], "replace": True}}))
-    monkeypatch.setenv("ANIME_REGISTRY", str(override))
-    return override
 
 
 def _home() -> Path:

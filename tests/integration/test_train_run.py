@@ -24,7 +24,7 @@ from animecli.training.checkpoint import load_state
 from animecli.training.config import TrainConfig
 from tests._train_data import VGG_H5, make_dataset
 from tests.conftest import PROJECT_ROOT, run_anime
-from tests.integration.weights_server import FixtureServer
+from tests.integration.weights_server import H5
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def test_generator_checkpoint_works_for_infer(straight, workspace):
     assert len(loaded.params) == 77
 
 
-def test_resume_continues_exactly(straight, workspace, shared, tmp_path):
+def test_resume_continues_exactly(straight, workspace, shared, server, mirror):
     """Also: without --vgg the registry's vgg19 is downloaded (here from a 127.0.0.1 mirror) and used."""
     args = _train_args(shared, workspace / "dataset", workspace / "runs", "--name", "split")
     first = run_anime(*args, "--stop-after", "3", cwd=workspace)
@@ -118,13 +118,9 @@ def test_resume_continues_exactly(straight, workspace, shared, tmp_path):
     _, state = load_state(run_dir / "train_state.ckpt")
     assert (state.epoch, state.step_in_epoch, state.global_step) == (1, 1, 3)  # inside the GAN epoch
 
-    mirror = tmp_path / "registry.json"
-    with FixtureServer({"/vgg19.h5": shared / VGG_H5}) as server:
-        mirror.write_text(json.dumps({"vgg19": {"urls": [server.url("/vgg19.h5")], "replace": True}}))
-        second = run_anime("train", "--resume", run_dir, "--device", "cpu", cwd=workspace,
-                           env={"ANIME_REGISTRY": str(mirror)})
-        assert second.returncode == 0, second.stderr
-        assert len(server.requests("/vgg19.h5")) == 1
+    second = run_anime("train", "--resume", run_dir, "--device", "cpu", cwd=workspace)  # ANIME_REGISTRY: mirror
+    assert second.returncode == 0, second.stderr
+    assert len(server.requests(H5)) == 1
     assert "finished at epoch 2/2, step 4 (1 steps" in second.stderr
 
     expected, expected_state = load_state(straight[0] / "train_state.ckpt")

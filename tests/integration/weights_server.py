@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
+#: Where the tests serve the real VGG19 h5.
+H5 = "/vgg19.h5"
 
 
 @dataclass
