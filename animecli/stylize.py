@@ -205,17 +205,8 @@ class Stylizer:
         return self.stylize_batch([rgb])[0]
 
     def stylize_batch(self, pictures: Sequence[np.ndarray]) -> List[np.ndarray]:
-        """Stylize several pictures; those of the same prepared size share one forward pass."""
-        prepared = [self._prepare(p) for p in pictures]
-        results: List[Optional[np.ndarray]] = [None] * len(prepared)
-        by_shape: dict = {}
-        for index, picture in enumerate(prepared):
-            by_shape.setdefault(picture.shape, []).append(index)
-        for indices in by_shape.values():
-            styled = self.forward(np.stack([prepared[i] for i in indices]))
-            for row, index in enumerate(indices):
-                results[index] = self._finish(pictures[index], styled[row])
-        return results  # type: ignore[return-value]
+        """Stylize several pictures of any sizes (each runs through the network on its own, see ``forward``)."""
+        return [self._finish(picture, self.forward(self._prepare(picture)[None])[0]) for picture in pictures]
 
 
 def load_stylizer(weights: Optional[Path] = None, style: Optional[str] = None, upsample: Optional[str] = None,

@@ -23,8 +23,9 @@ def command(
     max_size: _options.MaxSize = None,
     brightness: _options.Brightness = False,
     batch_size: Annotated[int, typer.Option(
-        "--batch-size", "-b", min=1, help="Frames stylized together. On CPU, more than 1 costs far more memory "
-        "(MindSpore: ~2 GB for one 320x240 frame, ~13 GB for four) and is not faster.")] = 1,
+        "--batch-size", "-b", min=1, help="Frames handed to the stylizer at a time. Each frame still runs "
+        "through the network on its own (one compiled graph per frame size), so more than 1 only keeps more "
+        "frames in flight.")] = 1,
     start: Annotated[float, typer.Option("--start", min=0.0, help="Convert from this time (seconds).")] = 0.0,
     end: Annotated[Optional[float], typer.Option("--end", help="Convert up to this time (seconds). "
                                                  "Default: the end.", show_default=False)] = None,
