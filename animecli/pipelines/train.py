@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from animecli.errors import InvalidInputError
+from animecli.images import atomic_write_bytes
 from animecli.progress import NullReporter, Reporter
 from animecli.training.checkpoint import STATE_FILE, TrainState, load_state, state_file
 from animecli.training.config import TrainConfig, build_config
@@ -206,12 +207,7 @@ def build_steps(config: TrainConfig, vgg_path: Path, distributed: bool = False):
 
 
 def _write_config(run_dir: Path, config: TrainConfig) -> None:
-    import os
-
-    target = run_dir / "config.json"
-    tmp = run_dir / f".config.json.tmp-{os.getpid()}"
-    tmp.write_text(config.to_json(), encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write_bytes(run_dir / "config.json", config.to_json().encode("utf-8"))
 
 
 def describe(plan: TrainPlan) -> str:

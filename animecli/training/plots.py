@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import cv2
 import numpy as np
+
+from animecli.images import atomic_write_bytes
 
 _META_KEYS = ("step", "epoch", "phase", "time")
 _PANEL_W, _PANEL_H = 420, 220
@@ -19,18 +20,10 @@ _BG, _AXIS, _RAW, _SMOOTH, _PHASE = (255, 255, 255), (90, 90, 90), (225, 200, 17
 
 def write_png(path: Path, image_bgr: np.ndarray) -> None:
     """Encode ``image_bgr`` as PNG and replace ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".png", image_bgr)
     if not ok:
         raise OSError(f"could not encode {path}")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, data.tobytes())
 
 
 def loss_keys(records: Sequence[Dict]) -> List[str]:

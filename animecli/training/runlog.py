@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Dict, List
+
+from animecli.images import atomic_write_bytes
 
 
 class LossLog:
@@ -36,11 +37,8 @@ class LossLog:
         self._handle = open(self.path, "a", encoding="utf-8")
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for record in self.records:
-                handle.write(json.dumps(record) + "\n")
-        os.replace(tmp, self.path)
+        lines = "".join(json.dumps(record) + "\n" for record in self.records)
+        atomic_write_bytes(self.path, lines.encode("utf-8"))
 
     def append(self, record: Dict) -> None:
         """Add one step's record and flush it to disk."""
