@@ -107,6 +107,12 @@ def _images_in(folder: Path, skipped: List[Tuple[Path, str]]) -> List[Path]:
     return found
 
 
+def _read_rgb(path: Path) -> Optional[np.ndarray]:
+    """The picture at ``path`` as 8-bit RGB, or None when OpenCV cannot decode it."""
+    bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def epoch_plan(counts: Sequence[int], samples: int, seed: int, epoch: int) -> Tuple[np.ndarray, np.ndarray]:
     """File indices ``(samples, 3)`` of the photo/style/smooth streams and crop positions ``(samples, 3)``.
 
@@ -200,16 +206,14 @@ class _Samples:
     def _load(self, stream: int, index: int, position: float) -> np.ndarray:
         path = self.files[stream][index]
         try:
-            data = np.fromfile(str(path), dtype=np.uint8)
-            bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-            if bgr is None:
+            rgb = _read_rgb(path)
+            if rgb is None:
                 raise ValueError("OpenCV could not decode it (corrupt or truncated?)")
         except (OSError, ValueError) as exc:
             with self._lock:
                 if self.failure is None:
                     self.failure = (path, str(exc))
             raise
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         return crop_resize(rgb, self.size, float(position))
 
 
@@ -259,9 +263,9 @@ def load_val_photos(folder: Path, size: int, limit: int = 8) -> List[np.ndarray]
     """
     photos: List[np.ndarray] = []
     for path in _images_in(Path(folder), []):
-        bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
-        if bgr is not None:
-            photos.append(crop_resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size, 0.5))
+        rgb = _read_rgb(path)
+        if rgb is not None:
+            photos.append(crop_resize(rgb, size, 0.5))
         if len(photos) == limit:
             break
     return photos
