@@ -1,8 +1,10 @@
 """Stylize pictures with a loaded AnimeGANv2 generator: sizing rules, padding, batching, brightness.
 
-How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input shape (seconds), so
-  - the first shape of a session, and any shape seen ``COMPILE_AFTER`` times, run on a whole-picture
-    graph compiled for that shape (the fastest per picture, reused for every later picture of that size);
+How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input shape (seconds; graphs
+are kept on disk by ``graph_store``, and a graph an earlier run exported loads in under a second), so
+  - the first shape of a session, any shape seen ``COMPILE_AFTER`` times and any shape whose graph is on
+    disk run on a whole-picture graph for that shape (the fastest per picture, reused for every later
+    picture of that size);
   - other new shapes run on the tiled executor (``models.tiled``): its graphs have fixed tile shapes and
     are compiled once for every size, so a folder of mixed sizes does not compile per picture;
   - pictures above ``whole_max_pixels`` always run tiled: memory stays bounded (a 4000x3000 photo fits
@@ -11,7 +13,6 @@ How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class GraphStats:
     pictures: int = 0
     hits: int = 0  # pictures that ran on graphs compiled earlier
     whole_first_call: Dict[Tuple[int, int], float] = field(default_factory=dict)  # (H, W) -> seconds
+    whole_from_disk: int = 0  # whole-picture graphs an earlier run had exported (loaded, not compiled anew)
     tiled_pictures: int = 0
     tiled_first_call: Optional[float] = None  # seconds of the picture that compiled the tile graphs
 
@@ -99,6 +101,7 @@ class Stylizer:
         self._params = weights.params
         self._seen: Counter = Counter()
         self._tiled = None
+        self._graphs: Dict[Tuple[int, int], object] = {}  # (H, W) -> whole-picture graph (nn.GraphCell)
         self.network = Generator(upsample=weights.meta.upsample, eps=weights.meta.eps)
         self.network.set_train(False)
         parameters = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in weights.params.items()}
@@ -133,7 +136,7 @@ class Stylizer:
         started = time.perf_counter()
         if self._use_tiles(shape):
             tiled = self._tiled_generator()
-            compiled = bool(tiled.compiled)
+            compiled = bool(tiled.graphs)
             output = tiled(x)
             self.stats.tiled_pictures += 1
             if compiled:
@@ -141,13 +144,19 @@ class Stylizer:
             elif self.stats.tiled_first_call is None:
                 self.stats.tiled_first_call = time.perf_counter() - started
             return output
-        if shape in self.stats.whole_first_call:
+        tensor = self._tensor(x)
+        graph = self._graphs.get(shape)
+        if graph is not None:
             self.stats.hits += 1
-            return self.network(self._tensor(x)).asnumpy()
-        from animecli import runtime
+            return graph(tensor).asnumpy()
+        from animecli import graph_store, runtime
 
-        with runtime.compiling(cache_key=self._graph_key(shape)):
-            output = self.network(self._tensor(x)).asnumpy()
+        key = self._graph_key(shape)
+        self.stats.whole_from_disk += graph_store.is_stored(key)
+        with runtime.compiling():
+            graph = graph_store.load_graph(self.network, [tensor], key)
+            output = graph(tensor).asnumpy()
+        self._graphs[shape] = graph
         self.stats.whole_first_call[shape] = time.perf_counter() - started
         return output
 
@@ -156,8 +165,11 @@ class Stylizer:
             return self.tiling == "always"
         if shape[0] * shape[1] > self.whole_max_pixels:
             return True
-        compiled = self.stats.whole_first_call
-        return bool(compiled) and shape not in compiled and self._seen[shape] < COMPILE_AFTER
+        if not self._graphs or shape in self._graphs or self._seen[shape] >= COMPILE_AFTER:
+            return False
+        from animecli import graph_store
+
+        return not graph_store.is_stored(self._graph_key(shape))
 
     def _tiled_generator(self):
         if self._tiled is None:
@@ -167,21 +179,11 @@ class Stylizer:
         return self._tiled
 
     def _graph_key(self, shape: Tuple[int, int]) -> str:
-        """Everything a compiled whole-picture graph depends on (for the on-disk graph cache)."""
-        import os
+        """The graph store's key of the whole-picture graph for one (H, W) picture."""
+        from animecli import graph_store
 
-        import mindspore as ms
-
-        from animecli import __version__
-        from animecli.models import generator, layers
-
-        digest = hashlib.sha256()
-        for part in (ms.__version__, __version__, os.environ.get("MS_DEV_GRAPH_KERNEL_FLAGS", ""),
-                     str(ms.get_context("enable_graph_kernel")), self.meta.upsample, repr(self.meta.eps)):
-            digest.update(part.encode() + b"\0")
-        for module in (generator, layers):
-            digest.update(Path(module.__file__).read_bytes())
-        return f"generator-{shape[0]}x{shape[1]}-{digest.hexdigest()[:16]}"
+        return graph_store.graph_key(f"generator-{self.meta.upsample}-eps{self.meta.eps!r}",
+                                     [graph_store.TensorSpec((1, 3) + shape)])
 
     def _prepare(self, rgb: np.ndarray) -> np.ndarray:
         crop = self.meta.face_crop_size

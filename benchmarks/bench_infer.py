@@ -9,11 +9,13 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
   (compile), CPU time, peak RSS, achieved GFLOP/s and its share of the matmul rate. Configurations:
   ``ms-plain`` (GRAPH_MODE, reduce-based layer norm, no fusion: the straightforward port),
   ``ms-fast`` (what ``anime infer`` runs: matmul layer norm + graph-kernel fusion, whole picture),
+  ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
   ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
 - ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (process start, weights, compile, compute,
   writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm;
 - ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline (images/s, graphs compiled,
-  hit rate) and through the PyTorch script;
+  hit rate), first with an empty cache and again with the graphs it stored, and through the PyTorch
+  script;
 - ``video``: 720p frames through ``Stylizer.stylize_batch`` (frames/s) against the single-image rate.
 
 PyTorch runs in ``--torch-python`` (default: this interpreter), which needs torch, numpy and
@@ -158,7 +160,7 @@ def worker_ms_forward(config: str, height: int, width: int, reps: int, save: str
                 net(ms.Tensor(x)).asnumpy()
     else:
         runtime.configure("cpu", mode="graph", graph_kernel=True)
-        stylizer = Stylizer(weights, tiling="always" if config == "ms-tiled" else "never")
+        stylizer = Stylizer(weights, tiling="always" if config == "ms-tiled" else "never")  # ms-fast(-stored)
         outputs = []
 
         def call():
@@ -239,7 +241,8 @@ def worker_ms_folder(inputs: str, output: str) -> None:
     _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds,
            "done": len(result.done), "pictures": stats.pictures, "graphs_compiled": stats.compiles,
            "hit_rate": stats.hit_rate, "tiled_pictures": stats.tiled_pictures,
-           "whole_graph_shapes": len(stats.whole_first_call), "peak_rss_gb": _peak_rss_gb()})
+           "whole_graph_shapes": len(stats.whole_first_call), "whole_graphs_from_disk": stats.whole_from_disk,
+           "peak_rss_gb": _peak_rss_gb()})
 
 
 def worker_ms_video(height: int, width: int, frames: int, batch: int) -> None:
@@ -369,10 +372,13 @@ def main() -> None:
         folder = workdir / "folder_photos"
         write_photos(folder, FOLDER_SIZES)
         pixels = sum(w * h for w, h in FOLDER_SIZES)
-        runs = {"anime infer pipeline": [], "pytorch script": []}
+        runs = {"anime infer pipeline, empty cache": [], "anime infer pipeline, graphs stored": [],
+                "pytorch script": []}
         for rep in range(args.reps):
-            _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}")
-            runs["anime infer pipeline"].append(result if not error else {"error": error})
+            home = workdir / f"folder-home-{rep}"
+            for run, name in enumerate(("anime infer pipeline, empty cache", "anime infer pipeline, graphs stored")):
+                _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}-{run}", home=home)
+                runs[name].append(result if not error else {"error": error})
             wall, _, error = runner.worker("torch-infer", folder, workdir / f"f-pt-{rep}", python=args.torch_python)
             runs["pytorch script"].append({"seconds": wall} if not error else {"error": error})
         summary = {}
@@ -405,7 +411,7 @@ def main() -> None:
 
 
 def forward_section(runner: Runner, args, report) -> dict:
-    configs = ("ms-plain", "ms-fast", "ms-tiled", "torch", "torch-cl")
+    configs = ("ms-plain", "ms-fast", "ms-fast-stored", "ms-tiled", "torch", "torch-cl")
     sizes = [s for s in args.sizes.split(",") if s]
     table = {size: {c: [] for c in configs} for size in sizes}
     for size in sizes:
@@ -414,12 +420,14 @@ def forward_section(runner: Runner, args, report) -> dict:
         reps = args.huge_reps if huge else args.reps
         for rep in range(reps):
             for config in configs:
-                if huge and (config in ("ms-plain", "torch-cl") or (config == "ms-fast" and not args.huge_whole)):
+                if huge and (config in ("ms-plain", "torch-cl", "ms-fast-stored")
+                             or (config == "ms-fast" and not args.huge_whole)):
                     continue  # ~14 GB for a whole-picture graph: the tiled path is the way
                 if config == "ms-plain" and height * width > 512 * 512:
                     continue  # its peak memory grows ~8 GB per 512x512: 720p needs more than 23 GB
                 python = args.torch_python if config.startswith("torch") else None
-                home = runner.workdir / f"home-{config}-{size}-{rep}"  # cold: compile time included
+                # cold: compile time included; ms-fast-stored runs where ms-fast stored its graph
+                home = runner.workdir / f"home-{config.replace('-stored', '')}-{size}-{rep}"
                 save = runner.workdir / f"out-{config}-{size}.npy" if huge and rep == 0 else ""
                 _, result, error = runner.worker(
                     "torch-forward" if python else "ms-forward", config, height, width,

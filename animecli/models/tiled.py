@@ -21,7 +21,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import Parameter, nn, ops
 
-from animecli import runtime
+from animecli import graph_store, runtime
 from animecli.models.layers import RowTapConv2d
 
 #: Output tile side per resolution level (full, half, quarter of the input).
@@ -252,7 +252,7 @@ class TiledGenerator:
         self.mode = upsample
         self.eps = eps
         self.tiles = tiles
-        self.compiled: set = set()
+        self.graphs: Dict[str, nn.Cell] = {}  # layer key -> its compiled graph (see ``_call``)
         self._cells: Dict[str, nn.Cell] = {}
         self._pool = _Pool()
         self.head = _Head(params["out_layer.0.weight"])
@@ -438,11 +438,14 @@ class TiledGenerator:
         return _take(source, starts[0], starts[1]), matrices[0], col_weights
 
     def _call(self, cell: nn.Cell, key: str, inputs):
-        if key in self.compiled:
-            return cell(*inputs)
+        """``cell(*inputs)`` through its graph from the graph store (exported once, loaded every run)."""
+        graph = self.graphs.get(key)
+        if graph is not None:
+            return graph(*inputs)
         with runtime.compiling():
-            result = cell(*inputs)
-        self.compiled.add(key)
+            graph = graph_store.load_graph(cell, inputs, graph_store.graph_key(f"tile-{key}", inputs))
+            result = graph(*inputs)
+        self.graphs[key] = graph
         return result
 
     def _head(self, feature: FeatureMap) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``anime infer`` with the fast paths on: nothing lands in the cwd, and cached graphs never get mixed up."""
+"""``anime infer`` with the fast paths on: nothing lands in the cwd, and stored graphs are reused across runs."""
 
 from __future__ import annotations
 
@@ -39,25 +39,35 @@ def test_cwd_stays_empty_with_a_cold_cache_and_mixed_sizes(fixtures, tmp_path, b
     assert images.read_image(workdir / "out" / "rocket.jpg").shape == (56, 40, 3)
 
 
-def test_cached_graphs_are_reused_only_for_their_own_shape(fixtures, tmp_path, bl_weights):
-    """Each process's first graph is kept on disk under its shape; later processes load only their own."""
+def test_later_runs_load_stored_graphs_and_build_no_new_kernels(fixtures, tmp_path, bl_weights):
+    """Graphs are exported once per shape; a later run loads them and finds every fused kernel on disk."""
     for name, size in (("astronaut.png", (80, 64)), ("chelsea.png", (64, 48))):
         images.write_image(tmp_path / "in" / name, _photo(fixtures, name, size))
     first = run_anime("infer", tmp_path / "in", tmp_path / "first", "--weights", bl_weights, "-q")
     assert first.returncode == 0, first.stderr
-    graphs = Path(os.environ["ANIME_HOME"]) / "mindspore" / "graphs"
-    assert [p.name.split("-")[1] for p in graphs.iterdir()] == ["64x80"]  # astronaut ran first (whole graph)
+    work = Path(os.environ["ANIME_HOME"]) / "mindspore"
+    whole = sorted(p.name.split("-")[-2] for p in (work / "graphs").glob("generator-*.mindir"))
+    assert whole == ["1x3x64x80"]  # astronaut ran first (whole graph), chelsea on the tile graphs
+    assert list((work / "graphs").glob("tile-*.mindir"))
+    stored = {p: p.stat().st_mtime_ns for p in (work / "graphs").glob("*.mindir")}
+    kernels = set((work / "akg_kernel_meta").iterdir())
+    assert kernels
 
-    # The second run loads that graph; the third starts with another shape and must not.
-    for order, name in (("second", "astronaut.png"), ("third", "chelsea.png")):
-        run = run_anime("infer", tmp_path / "in" / name, tmp_path / order / name, "--weights", bl_weights, "-q")
-        assert run.returncode == 0, run.stderr
-    assert sorted(p.name.split("-")[1] for p in graphs.iterdir()) == ["48x64", "64x80"]
-    for folder in graphs.iterdir():
-        assert sorted(p.name for p in folder.glob("rank_*/graph_cache/*.mindir")) == ["compile_cache_0.mindir"]
-
+    # The second run loads astronaut's graph: nothing is exported or built again, and the pixels agree.
+    second = run_anime("infer", tmp_path / "in" / "astronaut.png", tmp_path / "second" / "astronaut.png",
+                       "--weights", bl_weights, "-q")
+    assert second.returncode == 0, second.stderr
+    assert {p: p.stat().st_mtime_ns for p in (work / "graphs").glob("*.mindir")} == stored
+    assert set((work / "akg_kernel_meta").iterdir()) == kernels
     astronaut = [images.read_image(tmp_path / run / "astronaut.png") for run in ("first", "second")]
     assert np.array_equal(*astronaut)
-    # chelsea ran tiled in the first run (a second shape) and on its own graph in the third.
+
+    # The third starts with chelsea's shape: its own graph, exported now.
+    third = run_anime("infer", tmp_path / "in" / "chelsea.png", tmp_path / "third" / "chelsea.png",
+                      "--weights", bl_weights, "-q")
+    assert third.returncode == 0, third.stderr
+    whole = sorted(p.name.split("-")[-2] for p in (work / "graphs").glob("generator-*.mindir"))
+    assert whole == ["1x3x48x64", "1x3x64x80"]
+    # chelsea ran tiled in the first run and on its own graph in the third.
     tiled, whole = (images.read_image(tmp_path / run / "chelsea.png").astype(int) for run in ("first", "third"))
     assert np.abs(tiled - whole).max() <= 1 and (tiled == whole).mean() > 0.99

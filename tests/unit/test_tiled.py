@@ -125,6 +125,13 @@ def test_stylizer_compiles_per_shape_only_when_it_pays(configured, bl_weights):
     tiled, whole = outputs[2].astype(int), outputs[5].astype(int)
     assert np.abs(tiled - whole).max() <= 1 and (tiled == whole).mean() > 0.99
 
+    # A later Stylizer (a later run) finds a's and b's graphs on disk: both run whole from the start.
+    later = Stylizer(bl_weights)
+    again = [later(p) for p in (a, b, c)]
+    assert later.stats.whole_from_disk == 2 and set(later.stats.whole_first_call) == {(40, 56), (48, 40)}
+    assert later.stats.tiled_pictures == 1  # c: new, and not on disk
+    assert np.array_equal(again[0], outputs[0]) and np.array_equal(again[1], outputs[5])
+
 
 def test_large_pictures_run_tiled_and_match(configured, bl_weights):
     from animecli.stylize import Stylizer
