@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
+from animecli import runtime
 from animecli.cli import _console, _options
 from animecli.errors import InvalidInputError
 
@@ -48,6 +49,7 @@ def command(
     stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
                              brightness=brightness, keep_processed_size=keep_processed_size,
                              cache_dir=cache_dir, reporter=reporter)
+    runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
     options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
     result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused)
     _console.print_summary(f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})", len(result.done),

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
+from animecli import runtime
 from animecli.cli import _console, _options
 
 
@@ -54,6 +55,7 @@ def command(
     reporter = _console.RichReporter(quiet=quiet)
     stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
                              brightness=brightness, cache_dir=cache_dir, reporter=reporter)
+    runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
     result = run_video(job, stylizer.stylize_batch, reporter=reporter)
     if not quiet:
         _print_summary(result, f"anime video ({stylizer.meta.name}, {stylizer.meta.upsample})")
