@@ -76,28 +76,40 @@ def is_stored(key: str) -> bool:
 def load_graph(cell, inputs: Sequence, key: str):
     """An ``nn.GraphCell`` that computes ``cell(*inputs)`` for inputs of these shapes, sharing the cell's
     parameters; the graph is exported on first use. Call (and first run it) inside ``runtime.compiling()``.
+
+    Where the store cannot be written (read-only or full disk), returns ``cell`` itself: it then compiles
+    in this process as if there were no store.
     """
     import mindspore as ms
 
     folder = store_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{key}.mindir"
-    with open(folder / ".lock", "a+b") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        if path.is_file():
-            try:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+b") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            graph = _load(path)
+            if graph is None:
+                _export(cell, inputs, path)
                 graph = ms.load(str(path))
-            except Exception:  # noqa: BLE001 - a damaged file is exported again
-                path.unlink()
-                graph = None
-        else:
-            graph = None
-        if graph is None:
-            _export(cell, inputs, path)
-            graph = ms.load(str(path))
+    except OSError:
+        return cell
     parameters = {parameter.name: parameter for parameter in cell.get_parameters()}
     return ms.nn.GraphCell(graph, params_init=parameters)
+
+
+def _load(path: Path):
+    """The stored graph at ``path``, or None when there is none (a damaged file is removed)."""
+    import mindspore as ms
+
+    if not path.is_file():
+        return None
+    try:
+        return ms.load(str(path))
+    except Exception:  # noqa: BLE001 - whatever MindSpore raises for a damaged file: export it again
+        path.unlink()
+        return None
 
 
 def _export(cell, inputs: Sequence, path: Path) -> None:

@@ -77,3 +77,18 @@ def test_keys_name_shape_and_settings(configured):
               graph_store.graph_key("generator-align-eps1e-12", [TensorSpec((1, 3, 64, 80))]),
               graph_store.graph_key("generator-tf-eps1e-12", [TensorSpec((1, 3, 64, 80), "float16")])}
     assert key not in others and len(others) == 3
+
+
+def test_an_unwritable_store_falls_back_to_compiling_in_process(configured, monkeypatch):
+    import mindspore as ms
+
+    from animecli import graph_store
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    x = ms.Tensor(np.random.default_rng(5).uniform(-1, 1, (1, 3, 16, 24)).astype(np.float32))
+    net = _generator(6)
+    monkeypatch.setattr(ms, "export", full_disk)
+    assert np.abs(_run_stored(net, x) - _run_stored(_generator(6), x)).max() == 0
+    assert not list(graph_store.store_dir().glob("*.mindir"))  # nothing half-written left behind
