@@ -11,7 +11,7 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
   ``ms-fast`` (what ``anime infer`` runs: matmul layer norm + graph-kernel fusion, whole picture),
   ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
   ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
-- ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (process start, weights, compile, compute,
+- ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile, compute,
   writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm;
 - ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline (images/s, graphs compiled,
   hit rate), first with an empty cache and again with the graphs it stored, and through the PyTorch
@@ -324,6 +324,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="256x256,512x512,720x1280,3000x4000", help="HxW list")
     parser.add_argument("--huge-from", type=int, default=10_000_000, help="pixels from which a size is huge: "
                         "one timed call per process after a small warm-up, outputs compared, no whole graph")
+    parser.add_argument("--e2e-size", default="512x512", help="HxW of the 4 photos of the end-to-end section")
     parser.add_argument("--huge-reps", type=int, default=1, help="repetitions at huge sizes")
     parser.add_argument("--huge-whole", action="store_true",
                         help="also run the whole-picture graph at huge sizes (~14 GB at 12 MP; stopped if "
@@ -350,7 +351,8 @@ def main() -> None:
 
     if "end_to_end" not in skip:
         photos = workdir / "e2e_photos"
-        write_photos(photos, [(512, 512)] * 4)
+        e2e_height, e2e_width = _size(args.e2e_size)
+        write_photos(photos, [(e2e_width, e2e_height)] * 4)
         rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [], "pytorch script": []}
         for rep in range(args.reps):
             cold = workdir / f"cold-home-{rep}"
@@ -364,6 +366,7 @@ def main() -> None:
                 rows[name].append(None if error else wall)
             report["matmul_gflops_samples"].append(matmul_gflops())
         torch_s = _median(rows["pytorch script"])
+        report["end_to_end_size"] = args.e2e_size
         report["end_to_end"] = {name: {"seconds": _median(times), "runs": times,
                                        "vs_pytorch": _ratio(_median(times), torch_s)}
                                 for name, times in rows.items()}
