@@ -1,13 +1,16 @@
 """Compiled graphs kept across runs, so that later runs skip most of MindSpore's compilation.
 
-MindSpore compiles a graph per cell and input shape; on CPU with operator fusion that takes 5-10 s.
+MindSpore compiles a graph per cell and input shape; on CPU with operator fusion that takes 8-10 s.
 A cell's graph is exported once per input shape (``mindspore.export``, MindIR) into the cache folder,
 and every run, the first included, runs it as an ``nn.GraphCell`` loaded from that file. Because the
 loaded graph is the same in every process, the fused kernels the first run builds are found by name in
 MindSpore's kernel cache afterwards (a graph compiled from Python code gets new kernel names in every
-process), and a later run's first call costs about 0.7 s instead of 5-8 s at 512x512.
+process), and in a later run the first call of a stored graph costs 0.6-0.8 s more than the next ones
+(256x256 to 1280x720), instead of 8-9 s.
 
-The GraphCell is given the cell's own parameters, so a stored graph serves any weights of that shape.
+The GraphCell is given the cell's own parameters, so a stored graph serves any weights of that shape
+(every weight of the networks stored here is a Parameter; a constant derived from weights would need
+to be part of the key).
 Keys name everything else a graph depends on: MindSpore and animecli versions, the fusion settings,
 the source of the model modules, the cell and its input shapes.
 """
