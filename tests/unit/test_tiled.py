@@ -133,6 +133,17 @@ def test_stylizer_compiles_per_shape_only_when_it_pays(configured, bl_weights):
     assert np.array_equal(again[0], outputs[0]) and np.array_equal(again[1], outputs[5])
 
 
+def test_new_shapes_from_compile_now_pixels_get_their_own_graph_at_once(configured, bl_weights):
+    from animecli.stylize import Stylizer
+
+    stylizer = Stylizer(bl_weights, compile_now_pixels=40 * 48)
+    for picture in (_picture(32, 40, 1), _picture(40, 48, 2), _picture(36, 44, 3)):
+        stylizer(picture)
+    # the first shape (whole), 40x48 (large enough: whole at once), 36x44 (new and smaller: tiled)
+    assert set(stylizer.stats.whole_first_call) == {(32, 40), (40, 48)}
+    assert stylizer.stats.tiled_pictures == 1
+
+
 def test_large_pictures_run_tiled_and_match(configured, bl_weights):
     from animecli.stylize import Stylizer
 
