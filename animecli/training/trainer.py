@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from animecli import runtime
 from animecli.errors import InvalidInputError, TrainingDivergedError
 from animecli.progress import NullReporter, Reporter
 from animecli.training import checkpoint, plots
@@ -145,6 +146,7 @@ class Trainer:
         self._steps_run = 0
         self._last: Dict[str, float] = {}
         self._log: Optional[LossLog] = None
+        self._compiled: set = set()  # phases (and "stylize") whose graphs are compiled
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -192,7 +194,7 @@ class Trainer:
                 raise
             interrupt.arm()
             tick = time.perf_counter()
-            losses = {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
+            losses = self._step(phase, batch)
             self._check_finite(losses)
             self.state = state = replace(state, step_in_epoch=state.step_in_epoch + 1,
                                          global_step=state.global_step + 1,
@@ -217,6 +219,15 @@ class Trainer:
         self.state = replace(state, epoch=state.epoch + 1, step_in_epoch=0)
         self.reporter.stop()
         return 0
+
+    def _step(self, phase: Phase, batch) -> Dict[str, float]:
+        """One training step; a phase's first step compiles its graphs (inside ``runtime.compiling()``)."""
+        if phase.name in self._compiled:
+            return {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
+        with runtime.compiling():
+            losses = {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
+        self._compiled.add(phase.name)
+        return losses
 
     def _epoch_save_due(self) -> bool:
         epoch = self.state.epoch
@@ -277,5 +288,10 @@ class Trainer:
         import mindspore as ms
 
         batch = np.stack([p.astype(np.float32) / 127.5 - 1.0 for p in photos]).transpose(0, 3, 1, 2)
-        out = self.generator(ms.Tensor(batch)).asnumpy()
+        if "stylize" in self._compiled:
+            out = self.generator(ms.Tensor(batch)).asnumpy()
+        else:
+            with runtime.compiling():
+                out = self.generator(ms.Tensor(batch)).asnumpy()
+            self._compiled.add("stylize")
         return [np.clip((o.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).round().astype(np.uint8) for o in out]

@@ -156,6 +156,19 @@ def test_a_new_run_never_overwrites_one(straight, workspace, shared):
     assert "already holds a training run" in result.stderr and "--resume" in result.stderr
 
 
+def test_relative_paths_and_a_clean_cwd_with_operator_fusion(tmp_path, shared):
+    """Both phases compile fused kernels while the data threads read files given by relative paths."""
+    make_dataset(tmp_path / "dataset", photos=4, style_images=4, val=1)
+    args = ("train", "--style", "Sakura", "--data-dir", "dataset", "--img-size", "64", "--epochs", "2",
+            "--init-epochs", "1", "--batch-size", "4", "--vgg", shared / VGG_H5, "--out", "runs", "--device", "cpu",
+            "--name", "rel")
+    result = run_anime(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "runs"]
+    records = _log(tmp_path / "runs" / "Sakura" / "rel")
+    assert [r["phase"] for r in records] == ["init", "gan"] and all(math.isfinite(r["g_total"]) for r in records[1:])
+
+
 def test_ctrl_c_saves_before_exiting(tmp_path, shared):
     make_dataset(tmp_path / "dataset", photos=4, style_images=4, val=1)
     command = [sys.executable, "-m", "animecli", "train", "--style", "Sakura", "--img-size", "64",
