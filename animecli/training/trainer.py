@@ -221,13 +221,18 @@ class Trainer:
         return 0
 
     def _step(self, phase: Phase, batch) -> Dict[str, float]:
-        """One training step; a phase's first step compiles its graphs (inside ``runtime.compiling()``)."""
-        if phase.name in self._compiled:
-            return {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
+        """One training step (a phase's first step compiles its graphs)."""
+        return self._compiling_once(
+            phase.name, lambda: {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()})
+
+    def _compiling_once(self, name: str, call: Callable):
+        """``call()``; the first call under ``name`` compiles graphs, so it runs inside ``runtime.compiling()``."""
+        if name in self._compiled:
+            return call()
         with runtime.compiling():
-            losses = {k: float(v) for k, v in phase.run_step(self.steps, *batch).items()}
-        self._compiled.add(phase.name)
-        return losses
+            result = call()
+        self._compiled.add(name)
+        return result
 
     def _epoch_save_due(self) -> bool:
         epoch = self.state.epoch
@@ -288,10 +293,5 @@ class Trainer:
         import mindspore as ms
 
         batch = np.stack([p.astype(np.float32) / 127.5 - 1.0 for p in photos]).transpose(0, 3, 1, 2)
-        if "stylize" in self._compiled:
-            out = self.generator(ms.Tensor(batch)).asnumpy()
-        else:
-            with runtime.compiling():
-                out = self.generator(ms.Tensor(batch)).asnumpy()
-            self._compiled.add("stylize")
+        out = self._compiling_once("stylize", lambda: self.generator(ms.Tensor(batch)).asnumpy())
         return [np.clip((o.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).round().astype(np.uint8) for o in out]
