@@ -88,7 +88,8 @@ class Stylizer:
 
     def __init__(self, weights: GeneratorWeights, max_size: Optional[int] = None,
                  brightness: bool = False, keep_processed_size: bool = False, tiling: str = "auto",
-                 whole_max_pixels: int = WHOLE_MAX_PIXELS, compile_now_pixels: int = COMPILE_NOW_PIXELS):
+                 whole_max_pixels: int = WHOLE_MAX_PIXELS, compile_now_pixels: int = COMPILE_NOW_PIXELS,
+                 compile_after: int = COMPILE_AFTER):
         import mindspore as ms
 
         from animecli.models.generator import Generator
@@ -102,6 +103,7 @@ class Stylizer:
         self.tiling = tiling
         self.whole_max_pixels = whole_max_pixels
         self.compile_now_pixels = compile_now_pixels
+        self.compile_after = compile_after
         self.stats = GraphStats()
         self._params = weights.params
         self._seen: Counter = Counter()
@@ -171,7 +173,7 @@ class Stylizer:
         pixels = shape[0] * shape[1]
         if pixels > self.whole_max_pixels:
             return True
-        if (not self._graphs or shape in self._graphs or self._seen[shape] >= COMPILE_AFTER
+        if (not self._graphs or shape in self._graphs or self._seen[shape] >= self.compile_after
                 or pixels >= self.compile_now_pixels):
             return False
         from animecli import graph_store
@@ -230,6 +232,15 @@ def load_stylizer(weights: Optional[Path] = None, style: Optional[str] = None, u
 
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample,
                                     cache_dir=cache_dir, reporter=reporter)
+    return build_stylizer(loaded, device, max_size=max_size, brightness=brightness,
+                          keep_processed_size=keep_processed_size, tiling=tiling)
+
+
+def build_stylizer(weights: GeneratorWeights, device: str = "auto", **settings) -> Stylizer:
+    """Configure the device (graph mode, operator fusion) and build a ``Stylizer`` of resolved weights;
+    ``settings`` are ``Stylizer``'s keyword arguments."""
+    from animecli import runtime
+
+    runtime.prepare_environment()
     runtime.configure(device, mode="graph", graph_kernel=True)
-    return Stylizer(loaded, max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size,
-                    tiling=tiling)
+    return Stylizer(weights, **settings)
