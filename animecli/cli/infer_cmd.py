@@ -32,6 +32,10 @@ def command(
     brightness: _options.Brightness = False,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write input | output side by side.")] = False,
     overwrite: _options.Overwrite = False,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", "-j", min=1, show_default=False,
+        help="Processes stylizing at once on CPU (default: 2 with 2+ cores, 16 GB free memory and 2+ "
+             "pictures; each holds its own graphs).")] = None,
     cache_dir: _options.CacheDir = None,
     quiet: _options.Quiet = False,
 ) -> None:
@@ -39,20 +43,32 @@ def command(
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.stylize import load_stylizer
+    from animecli.pipelines.infer_helpers import HelperProcesses, default_processes, stylizer_settings
+    from animecli.stylize import build_stylizer
+    from animecli.weights.resolve import load_generator_weights
 
     inputs, output = paths[:-1], Path(paths[-1])
     jobs, refused = plan_jobs(inputs, output, recursive=recursive, ext=ext)
     if not jobs and not refused:
         raise InvalidInputError(f"no pictures found in {', '.join(inputs)}")
     reporter = _console.RichReporter(quiet=quiet)
-    stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
-                             brightness=brightness, keep_processed_size=keep_processed_size,
-                             cache_dir=cache_dir, reporter=reporter)
-    runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
+    loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
+                                    reporter=reporter)
     options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
-    result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused)
-    _console.print_summary(f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})", len(result.done),
-                           result.skipped, result.failed, result.seconds, quiet=quiet)
+    processes = min(workers or default_processes(device, len(jobs)), max(1, len(jobs)))
+    settings = stylizer_settings(dict(max_size=max_size, brightness=brightness,
+                                      keep_processed_size=keep_processed_size), processes)
+    # Helpers start first: their start-up (import, graph load) overlaps this process's own.
+    helpers = HelperProcesses(processes - 1, loaded, device, settings, options) if processes > 1 else None
+    try:
+        stylizer = build_stylizer(loaded, device, **settings)
+        runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
+        result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, helpers=helpers)
+    finally:
+        if helpers is not None:
+            helpers.stop()
+    title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample}"
+    title += f", {processes} processes)" if processes > 1 else ")"
+    _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds, quiet=quiet)
     if result.failed:
         raise typer.Exit(1)

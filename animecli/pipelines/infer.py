@@ -6,16 +6,20 @@ import glob
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from animecli import images
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from animecli.pipelines.infer_helpers import HelperProcesses
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,13 @@ def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
-              reporter: Optional[Reporter] = None,
-              refused: Sequence[Tuple[Path, str]] = ()) -> InferResult:
-    """Stylize every job: decoding runs one picture ahead and writing runs behind the computation."""
+              reporter: Optional[Reporter] = None, refused: Sequence[Tuple[Path, str]] = (),
+              helpers: Optional["HelperProcesses"] = None) -> InferResult:
+    """Stylize every job: decoding runs ahead and writing runs behind the computation.
+
+    With ``helpers`` (started processes, see ``infer_helpers``), this process and the helpers take the
+    jobs one at a time from a shared queue, so both share out the work whatever the picture sizes.
+    """
     reporter = reporter or NullReporter()
     started = time.perf_counter()
     result = InferResult(failed=list(refused))
@@ -148,43 +156,73 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
     reporter.start("Stylizing", total=len(todo), unit="img")
     lock = threading.Lock()
 
-    def fail(job: Job, err: Exception) -> None:
-        message = str(err) if isinstance(err, AnimeError) else f"{job.source}: {err}"
+    def done(job: Job) -> None:
+        with lock:
+            result.done.append(job)
+        reporter.advance(1)
+
+    def failed(job: Job, message: str) -> None:
         with lock:
             result.failed.append((job.source, message))
         reporter.warn(message)
+        reporter.advance(1)
 
+    if helpers is None:
+        pending = iter(todo)
+        stylize_jobs(lambda: next(pending, None), stylize, options, done, failed, ahead=2)
+    else:
+        with helpers.sharing(todo, done, failed, reporter.warn) as take:
+            stylize_jobs(take, stylize, options, done, failed, ahead=0)
+    reporter.stop()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def stylize_jobs(take: Callable[[], Optional[Job]], stylize: Callable[[np.ndarray], np.ndarray],
+                 options: InferOptions, done: Callable[[Job], None], failed: Callable[[Job, str], None],
+                 ahead: int = 2) -> None:
+    """Stylize the jobs ``take()`` hands out until it returns None; every job ends in ``done`` or ``failed``.
+
+    Pictures are decoded ``ahead`` jobs in advance in one thread and written in another (at most a
+    couple of results wait for the disk). One bad picture fails that job only.
+    """
     def write(job: Job, picture: images.Picture, styled: np.ndarray) -> None:
         try:
             alpha = picture.alpha if styled.shape[:2] == picture.rgb.shape[:2] else None
             if options.side_by_side:
                 styled, alpha = _side_by_side(picture.rgb, styled), None
             images.write_image(job.target, styled, options.quality, alpha)
-            with lock:
-                result.done.append(job)
         except (AnimeError, OSError) as err:
-            fail(job, err)
+            failed(job, _message(job, err))
+        else:
+            done(job)
 
     with ThreadPoolExecutor(1, thread_name_prefix="anime-read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="anime-write") as writer:
-        loads = [reader.submit(images.load_picture, job.source) for job in todo[:2]]
-        writes: List[Future] = []
-        for index, job in enumerate(todo):
-            if index + 2 < len(todo):
-                loads.append(reader.submit(images.load_picture, todo[index + 2].source))
+        claimed: Deque[Tuple[Job, Future]] = deque()
+        writes: Deque[Future] = deque()
+        while True:
+            while len(claimed) <= ahead:
+                job = take()
+                if job is None:
+                    break
+                claimed.append((job, reader.submit(images.load_picture, job.source)))
+            if not claimed:
+                break
+            job, loading = claimed.popleft()
             try:
-                picture = loads[index].result()
-                loads[index] = None  # let the decoded picture go once used
+                picture = loading.result()
                 styled = stylize(picture.rgb)
             except Exception as err:  # noqa: BLE001 - one bad picture must not stop the batch
-                fail(job, err)
-            else:
-                if len(writes) >= 2:  # keep at most a couple of results waiting for the disk
-                    writes.pop(0).result()
-                writes.append(writer.submit(write, job, picture, styled))
-            reporter.advance(1)
+                failed(job, _message(job, err))
+                continue
+            if len(writes) >= 2:
+                writes.popleft().result()
+            writes.append(writer.submit(write, job, picture, styled))
         for future in writes:
             future.result()
-    reporter.stop()
-    result.seconds = time.perf_counter() - started
-    return result
+
+
+def _message(job: Job, err: Exception) -> str:
+    """A one-line error that names the file (AnimeError messages already do)."""
+    return str(err) if isinstance(err, AnimeError) else f"{job.source}: {err}"
