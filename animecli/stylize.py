@@ -2,7 +2,8 @@
 
 How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input shape (seconds; graphs
 are kept on disk by ``graph_store``, and a graph an earlier run exported loads in under a second), so
-  - the first shape of a session, any shape seen ``COMPILE_AFTER`` times, any shape of at least
+  - the first shape of a session, any shape seen ``compile_after`` times (default ``COMPILE_AFTER``;
+    ``anime infer`` with helper processes uses 1), any shape of at least
     ``compile_now_pixels`` and any shape whose graph is on disk run on a whole-picture graph for that
     shape (the fastest per picture, reused for every later picture of that size);
   - other new shapes run on the tiled executor (``models.tiled``): its graphs have fixed tile shapes and

@@ -12,10 +12,11 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
   ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
   ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
 - ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile, compute,
-  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm;
-- ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline (images/s, graphs compiled,
-  hit rate), first with an empty cache and again with the graphs it stored, and through the PyTorch
-  script;
+  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (default processes,
+  and ``--workers 1``);
+- ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline with 1 and 2 processes
+  (``--folder-processes``; images/s, graphs compiled, hit rate), first with an empty cache and again
+  with the graphs it stored, and through the PyTorch script;
 - ``video``: 720p frames through ``Stylizer.stylize_batch`` (frames/s) against the single-image rate.
 
 PyTorch runs in ``--torch-python`` (default: this interpreter), which needs torch, numpy and
@@ -27,9 +28,11 @@ opencv-python-headless (``pip install animecli[bench]``). Run from the project r
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +48,9 @@ PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 GFLOP_512 = 210.28  # multiply-adds x 2 of the generator's convolutions at 512x512
 FOLDER_SIZES = ((640, 480),) * 4 + ((480, 640),) * 3 + ((800, 600),) * 3 + ((1024, 768),) * 2 + \
     ((512, 512),) * 2 + ((400, 300), (720, 540), (960, 640), (300, 400), (1280, 720), (600, 800))
+
+#: ``--folder-set distinct``: 12 photos, every one its own size (3.0 MP in all).
+DISTINCT_SIZES = tuple((320 + 40 * i, 240 + 36 * i) for i in range(12))
 
 
 def gflop(height: int, width: int) -> float:
@@ -228,21 +234,31 @@ def worker_torch_infer(inputs: str, output: str) -> None:
     _emit({"peak_rss_gb": _peak_rss_gb()})
 
 
-def worker_ms_folder(inputs: str, output: str) -> None:
-    """``anime infer``'s own pipeline on a folder, reporting how the graphs were used."""
+def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
+    """``anime infer``'s own pipeline on a folder (with ``processes`` processes, as ``--workers``),
+    reporting how the graphs were used (every process's GraphStats added up)."""
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.stylize import load_stylizer
+    from animecli.pipelines.infer_helpers import HelperProcesses, stylizer_settings
+    from animecli.stylize import build_stylizer
+    from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
-    stylizer = load_stylizer(weights=WEIGHTS, device="cpu")
+    weights = load_generator_weights(weights=WEIGHTS)
+    settings = stylizer_settings({}, processes)
+    helpers = HelperProcesses(processes - 1, weights, "cpu", settings, InferOptions()) if processes > 1 else None
+    stylizer = build_stylizer(weights, "cpu", **settings)
     jobs, _ = plan_jobs([inputs], Path(output))
-    result = run_infer(jobs, stylizer, InferOptions())
-    stats = stylizer.stats
-    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds,
-           "done": len(result.done), "pictures": stats.pictures, "graphs_compiled": stats.compiles,
-           "hit_rate": stats.hit_rate, "tiled_pictures": stats.tiled_pictures,
-           "whole_graph_shapes": len(stats.whole_first_call), "whole_graphs_from_disk": stats.whole_from_disk,
-           "peak_rss_gb": _peak_rss_gb()})
+    result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
+    every = [stylizer.stats] + (helpers.stats if helpers else [])
+    pictures, hits = sum(s.pictures for s in every), sum(s.hits for s in every)
+    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "processes": processes,
+           "done": len(result.done), "pictures": pictures, "graphs_compiled": pictures - hits,
+           "hit_rate": hits / pictures if pictures else 0.0,
+           "tiled_pictures": sum(s.tiled_pictures for s in every),
+           "whole_graph_shapes": sum(len(s.whole_first_call) for s in every),
+           "whole_graphs_from_disk": sum(s.whole_from_disk for s in every),
+           "peak_rss_gb": _peak_rss_gb(),
+           "helper_peak_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6 if helpers else None})
 
 
 def worker_ms_video(height: int, width: int, frames: int, batch: int) -> None:
@@ -331,10 +347,15 @@ def main() -> None:
                         "the machine runs low on memory) to compare the tiled output with it")
     parser.add_argument("--skip", default="", help="comma list of sections to skip: "
                         "startup,forward,end_to_end,folder,video")
+    parser.add_argument("--folder-set", choices=("mixed", "distinct"), default="mixed",
+                        help="folder section: 20 photos in 11 sizes, or 12 photos each of its own size")
+    parser.add_argument("--folder-processes", default="1,2",
+                        help="comma list of process counts (--workers) for the folder section")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="anime-bench-"))
+    atexit.register(shutil.rmtree, workdir, True)  # photos, outputs and caches: hundreds of MB
     runner = Runner(args.torch_python, workdir)
     report = {"machine": {"cpus": os.cpu_count()}, "matmul_gflops_samples": [matmul_gflops()]}
 
@@ -353,7 +374,8 @@ def main() -> None:
         photos = workdir / "e2e_photos"
         e2e_height, e2e_width = _size(args.e2e_size)
         write_photos(photos, [(e2e_width, e2e_height)] * 4)
-        rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [], "pytorch script": []}
+        rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [],
+                "anime infer (warm cache, --workers 1)": [], "pytorch script": []}
         for rep in range(args.reps):
             cold = workdir / f"cold-home-{rep}"
             for name, argv, python, home in (
@@ -361,6 +383,9 @@ def main() -> None:
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
                     ("anime infer (warm cache)", ["-m", "animecli", "infer", photos, workdir / "o2", "--weights",
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
+                    ("anime infer (warm cache, --workers 1)", ["-m", "animecli", "infer", photos, workdir / "o4",
+                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "1"],
+                     None, cold),
                     ("pytorch script", [__file__, "torch-infer", photos, workdir / "o3"], args.torch_python, None)):
                 wall, _, error = runner.run(argv, python=python, home=home)
                 rows[name].append(None if error else wall)
@@ -373,24 +398,30 @@ def main() -> None:
 
     if "folder" not in skip:
         folder = workdir / "folder_photos"
-        write_photos(folder, FOLDER_SIZES)
-        pixels = sum(w * h for w, h in FOLDER_SIZES)
-        runs = {"anime infer pipeline, empty cache": [], "anime infer pipeline, graphs stored": [],
-                "pytorch script": []}
+        sizes = FOLDER_SIZES if args.folder_set == "mixed" else DISTINCT_SIZES
+        write_photos(folder, sizes)
+        pixels = sum(w * h for w, h in sizes)
+        processes = [int(p) for p in args.folder_processes.split(",") if p]
+        names = {(count, run): f"anime infer pipeline, {count} process{'es' if count > 1 else ''}, {state}"
+                 for count in processes for run, state in enumerate(("empty cache", "graphs stored"))}
+        runs = {name: [] for name in names.values()}
+        runs["pytorch script"] = []
         for rep in range(args.reps):
-            home = workdir / f"folder-home-{rep}"
-            for run, name in enumerate(("anime infer pipeline, empty cache", "anime infer pipeline, graphs stored")):
-                _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}-{run}", home=home)
-                runs[name].append(result if not error else {"error": error})
+            for count in processes:
+                home = workdir / f"folder-home-{rep}-{count}"
+                for run in range(2):
+                    _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}-{count}-{run}",
+                                                     count, home=home)
+                    runs[names[count, run]].append(result if not error else {"error": error})
             wall, _, error = runner.worker("torch-infer", folder, workdir / f"f-pt-{rep}", python=args.torch_python)
             runs["pytorch script"].append({"seconds": wall} if not error else {"error": error})
         summary = {}
         for name, results in runs.items():
             seconds = _median([r.get("seconds") for r in results])
-            summary[name] = {"seconds": seconds, "images_per_s": _ratio(len(FOLDER_SIZES), seconds),
+            summary[name] = {"seconds": seconds, "images_per_s": _ratio(len(sizes), seconds),
                              "runs": results}
-        summary["pictures"] = len(FOLDER_SIZES)
-        summary["distinct_sizes"] = len(set(FOLDER_SIZES))
+        summary["pictures"] = len(sizes)
+        summary["distinct_sizes"] = len(set(sizes))
         summary["megapixels"] = pixels / 1e6
         report["folder"] = summary
 
@@ -504,7 +535,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "torch-infer":
         worker_torch_infer(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "ms-folder":
-        worker_ms_folder(sys.argv[2], sys.argv[3])
+        worker_ms_folder(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif len(sys.argv) > 1 and sys.argv[1] == "ms-video":
         worker_ms_video(*map(int, sys.argv[2:6]))
     else:
