@@ -67,8 +67,9 @@ def command(
     finally:
         if helpers is not None:
             helpers.stop()
+    used = 1 + (len(helpers.stats) if helpers is not None else 0)
     title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample}"
-    title += f", {processes} processes)" if processes > 1 else ")"
+    title += f", {used} processes)" if used > 1 else ")"
     _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds, quiet=quiet)
     if result.failed:
         raise typer.Exit(1)

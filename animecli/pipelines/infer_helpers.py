@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
+from animecli.pipelines._batch import default_workers
 from animecli.pipelines.infer import InferOptions, Job, stylize_jobs
 from animecli.weights.generator_ckpt import GeneratorWeights
 
@@ -40,7 +41,7 @@ _STOP_WAITING = 15.0  # seconds a stopped helper gets to finish its current writ
 def default_processes(device: str, pictures: int) -> int:
     """How many processes stylize at once when ``--workers`` is not given: 2 on a CPU with 2+ cores and
     enough free memory, for 2+ pictures; else 1 (GPUs and NPUs run one picture at a time)."""
-    if device not in ("auto", "cpu") or pictures < 2 or _usable_cores() < 2:
+    if device not in ("auto", "cpu") or pictures < 2 or default_workers() < 2:
         return 1
     available = _available_memory()
     return 2 if available is not None and available >= MEMORY_FOR_HELPERS else 1
@@ -50,13 +51,6 @@ def stylizer_settings(settings: Dict, processes: int) -> Dict:
     """``Stylizer`` keyword arguments for a run with ``processes`` processes (see
     ``COMPILE_AFTER_WITH_HELPERS``)."""
     return dict(settings, compile_after=COMPILE_AFTER_WITH_HELPERS) if processes > 1 else dict(settings)
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
 
 
 def _available_memory() -> Optional[int]:
@@ -81,7 +75,7 @@ class HelperProcesses:
     def __init__(self, count: int, weights: GeneratorWeights, device: str, stylizer_settings: Dict,
                  options: InferOptions):
         context = multiprocessing.get_context("spawn")
-        self.stats: List = []  # each helper's GraphStats, once it has ended
+        self.stats: List = []  # the GraphStats of each helper that stylized, once it has ended
         self._jobs = context.Queue()
         self._processes = []
         self._reports = []
@@ -153,7 +147,7 @@ class HelperProcesses:
                     failed(job, detail)
                 elif kind == "error":
                     warn(f"a helper process stopped: {detail}; the other processes take its pictures")
-                elif kind == "stats":
+                elif kind == "stats" and detail is not None:  # None: it found an accelerator, not a CPU
                     self.stats.append(detail)
         for process in self._processes:
             process.join()
@@ -205,7 +199,7 @@ def _serve(parent: int, weights: GeneratorWeights, device: str, stylizer_setting
     from animecli.stylize import build_stylizer
 
     runtime.prepare_environment()
-    if runtime.configure(device, mode="graph", graph_kernel=True).device != "cpu":
+    if runtime.resolve_device(device) != "cpu":  # checked without touching the accelerator
         return None
     stylizer = build_stylizer(weights, device, **stylizer_settings)
 

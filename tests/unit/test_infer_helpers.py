@@ -98,7 +98,7 @@ def test_a_helper_that_cannot_start_is_reported_and_its_share_is_done_here(
 
 
 def test_default_process_count(monkeypatch):
-    monkeypatch.setattr(infer_helpers, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(infer_helpers, "default_workers", lambda: 2)
     monkeypatch.setattr(infer_helpers, "_available_memory", lambda: infer_helpers.MEMORY_FOR_HELPERS)
     assert infer_helpers.default_processes("cpu", 4) == 2
     assert infer_helpers.default_processes("auto", 2) == 2
@@ -108,6 +108,6 @@ def test_default_process_count(monkeypatch):
     assert infer_helpers.default_processes("cpu", 4) == 1
     monkeypatch.setattr(infer_helpers, "_available_memory", lambda: None)
     assert infer_helpers.default_processes("cpu", 4) == 1
-    monkeypatch.setattr(infer_helpers, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(infer_helpers, "default_workers", lambda: 1)
     monkeypatch.setattr(infer_helpers, "_available_memory", lambda: infer_helpers.MEMORY_FOR_HELPERS)
     assert infer_helpers.default_processes("cpu", 4) == 1
