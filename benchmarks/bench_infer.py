@@ -12,8 +12,8 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
   ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
   ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
 - ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile, compute,
-  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (default processes,
-  and ``--workers 1``);
+  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (one process, and
+  ``--workers 2``);
 - ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline with 1 and 2 processes
   (``--folder-processes``; images/s, graphs compiled, hit rate), first with an empty cache and again
   with the graphs it stored, and through the PyTorch script;
@@ -238,15 +238,14 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
     """``anime infer``'s own pipeline on a folder (with ``processes`` processes, as ``--workers``),
     reporting how the graphs were used (every process's GraphStats added up)."""
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import HelperProcesses, stylizer_settings
+    from animecli.pipelines.infer_helpers import HelperProcesses
     from animecli.stylize import build_stylizer
     from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
     weights = load_generator_weights(weights=WEIGHTS)
-    settings = stylizer_settings({}, processes)
-    helpers = HelperProcesses(processes - 1, weights, "cpu", settings, InferOptions()) if processes > 1 else None
-    stylizer = build_stylizer(weights, "cpu", **settings)
+    helpers = HelperProcesses(processes - 1, weights, "cpu", {}, InferOptions()) if processes > 1 else None
+    stylizer = build_stylizer(weights, "cpu", **(helpers.stylizer_settings if helpers else {}))
     jobs, _ = plan_jobs([inputs], Path(output))
     result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
     every = [stylizer.stats] + (helpers.stats if helpers else [])
@@ -375,7 +374,7 @@ def main() -> None:
         e2e_height, e2e_width = _size(args.e2e_size)
         write_photos(photos, [(e2e_width, e2e_height)] * 4)
         rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [],
-                "anime infer (warm cache, --workers 1)": [], "pytorch script": []}
+                "anime infer (warm cache, --workers 2)": [], "pytorch script": []}
         for rep in range(args.reps):
             cold = workdir / f"cold-home-{rep}"
             for name, argv, python, home in (
@@ -383,8 +382,8 @@ def main() -> None:
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
                     ("anime infer (warm cache)", ["-m", "animecli", "infer", photos, workdir / "o2", "--weights",
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
-                    ("anime infer (warm cache, --workers 1)", ["-m", "animecli", "infer", photos, workdir / "o4",
-                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "1"],
+                    ("anime infer (warm cache, --workers 2)", ["-m", "animecli", "infer", photos, workdir / "o4",
+                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "2"],
                      None, cold),
                     ("pytorch script", [__file__, "torch-infer", photos, workdir / "o3"], args.torch_python, None)):
                 wall, _, error = runner.run(argv, python=python, home=home)

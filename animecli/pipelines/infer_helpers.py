@@ -1,10 +1,15 @@
 """Helper processes for ``anime infer`` on CPU: more pictures at once than one MindSpore process runs.
 
-One MindSpore process keeps a 2-core CPU about 1.8 cores busy, and its start (import, graph load) runs
-on one core. Two processes that each run a picture at once finish more pictures per second (measured:
-3.0 s per 512x512 picture each, against 1.65 s for one process alone: about 9 % more throughput), and a
-helper's start overlaps the main process's own. Helpers and the main process take jobs one at a time
-from a shared queue; when one runs alone (the last picture), it has every core to itself.
+One MindSpore process keeps a 2-core CPU about 1.8 cores busy, and its start (import, graph load) and
+its compiles run on one core. Two processes that each run a picture at once finish more pictures per
+second (measured: 3.0 s per 512x512 picture each, against 1.65 s for one process alone: +9 %; +5 % at
+800x600 and 1024x768), a helper's start overlaps the main process's own, and one process compiles while
+the other computes. Helpers and the main process take jobs one at a time from a shared queue; when one
+runs alone (the last picture), it has every core to itself.
+
+Opt-in (``anime infer --workers 2``): each process holds its own graphs (twice the memory), and on this
+project's CPU a second process's first call at 1280x720 took 10.6 s instead of 6.2 s (allocating its
+memory while the other holds its own), so 4 photos at 1280x720 took 28.1 s against 24.5 s.
 
 A helper is a fresh interpreter (``spawn``): MindSpore must not be forked. It receives the resolved
 weights (never a file to parse again), builds its own ``Stylizer`` (graphs come from the shared graph
@@ -23,46 +28,15 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from animecli.pipelines._batch import default_workers
 from animecli.pipelines.infer import InferOptions, Job, stylize_jobs
 from animecli.weights.generator_ckpt import GeneratorWeights
 
-#: Two processes hold two sets of graphs: a whole-picture graph peaks at up to ~7 GB (2.5 MP), so
-#: helpers start by default only with this much memory available.
-MEMORY_FOR_HELPERS = 16 * 2**30
 #: With helpers, a new size gets its own graph at once instead of running tiled until seen 3 times:
 #: one process compiles (mostly on one core) while the other computes, and a whole-picture graph runs
 #: about 2x faster than tiles. Measured, 2 processes, empty cache: 20 photos in 11 sizes 93 s against
 #: 109 s; 12 photos in 12 sizes 52 s against 57 s; later runs load every graph from the store.
 COMPILE_AFTER_WITH_HELPERS = 1
 _STOP_WAITING = 15.0  # seconds a stopped helper gets to finish its current write
-
-
-def default_processes(device: str, pictures: int) -> int:
-    """How many processes stylize at once when ``--workers`` is not given: 2 on a CPU with 2+ cores and
-    enough free memory, for 2+ pictures; else 1 (GPUs and NPUs run one picture at a time)."""
-    if device not in ("auto", "cpu") or pictures < 2 or default_workers() < 2:
-        return 1
-    available = _available_memory()
-    return 2 if available is not None and available >= MEMORY_FOR_HELPERS else 1
-
-
-def stylizer_settings(settings: Dict, processes: int) -> Dict:
-    """``Stylizer`` keyword arguments for a run with ``processes`` processes (see
-    ``COMPILE_AFTER_WITH_HELPERS``)."""
-    return dict(settings, compile_after=COMPILE_AFTER_WITH_HELPERS) if processes > 1 else dict(settings)
-
-
-def _available_memory() -> Optional[int]:
-    """MemAvailable in bytes (Linux), or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 class HelperProcesses:
@@ -75,6 +49,9 @@ class HelperProcesses:
     def __init__(self, count: int, weights: GeneratorWeights, device: str, stylizer_settings: Dict,
                  options: InferOptions):
         context = multiprocessing.get_context("spawn")
+        #: ``Stylizer`` keyword arguments of every process of the run (this one's included): every new
+        #: size compiles at once (``COMPILE_AFTER_WITH_HELPERS``).
+        self.stylizer_settings = dict(stylizer_settings, compile_after=COMPILE_AFTER_WITH_HELPERS)
         self.stats: List = []  # the GraphStats of each helper that stylized, once it has ended
         self._jobs = context.Queue()
         self._processes = []
@@ -82,8 +59,8 @@ class HelperProcesses:
         for index in range(count):
             reading, writing = context.Pipe(duplex=False)
             process = context.Process(target=_helper_main, name=f"anime-infer-helper-{index}", daemon=True,
-                                      args=(os.getpid(), weights, device, stylizer_settings, options, self._jobs,
-                                            writing))
+                                      args=(os.getpid(), weights, device, self.stylizer_settings, options,
+                                            self._jobs, writing))
             process.start()
             writing.close()  # the helper holds the only writing end: its exit is our end-of-file
             self._processes.append(process)

@@ -95,19 +95,3 @@ def test_a_helper_that_cannot_start_is_reported_and_its_share_is_done_here(
     assert len(result.done) == 3 and not result.failed
     assert len(reporter.warnings) == 1
     assert "helper process stopped" in reporter.warnings[0] and "no_such_setting" in reporter.warnings[0]
-
-
-def test_default_process_count(monkeypatch):
-    monkeypatch.setattr(infer_helpers, "default_workers", lambda: 2)
-    monkeypatch.setattr(infer_helpers, "_available_memory", lambda: infer_helpers.MEMORY_FOR_HELPERS)
-    assert infer_helpers.default_processes("cpu", 4) == 2
-    assert infer_helpers.default_processes("auto", 2) == 2
-    assert infer_helpers.default_processes("cpu", 1) == 1
-    assert infer_helpers.default_processes("gpu", 4) == 1
-    monkeypatch.setattr(infer_helpers, "_available_memory", lambda: infer_helpers.MEMORY_FOR_HELPERS - 1)
-    assert infer_helpers.default_processes("cpu", 4) == 1
-    monkeypatch.setattr(infer_helpers, "_available_memory", lambda: None)
-    assert infer_helpers.default_processes("cpu", 4) == 1
-    monkeypatch.setattr(infer_helpers, "default_workers", lambda: 1)
-    monkeypatch.setattr(infer_helpers, "_available_memory", lambda: infer_helpers.MEMORY_FOR_HELPERS)
-    assert infer_helpers.default_processes("cpu", 4) == 1
