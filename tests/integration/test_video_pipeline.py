@@ -18,6 +18,7 @@ from animecli.pipelines.video import VideoOptions, prepare_video, run_video
 from animecli.video.probe import probe
 from animecli.video.reader import FrameReader
 from tests.conftest import PROJECT_ROOT
+from tests.recorder import Recorder
 from tests.video_tools import (audio_seconds, decode, ffmpeg, ffmpeg_children, ffmpeg_processes_mentioning,
                                make_video, packets, psnr, report, time_base)
 
@@ -29,25 +30,6 @@ def invert(frames):
 def convert(source, output, frame_function=invert, reporter=None, **options):
     job = prepare_video(source, output, VideoOptions(**options))
     return run_video(job, frame_function, reporter=reporter)
-
-
-class Recorder:
-    """A Reporter that keeps what it is told."""
-
-    def __init__(self):
-        self.total, self.done, self.warnings = None, 0, []
-
-    def start(self, description, total, unit="items"):
-        self.total = total
-
-    def advance(self, amount=1):
-        self.done += amount
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def stop(self):
-        pass
 
 
 @pytest.fixture

@@ -12,24 +12,7 @@ import pytest
 from animecli import images
 from animecli.pipelines import infer_helpers
 from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-
-
-class _Recorder:
-    def __init__(self):
-        self.warnings = []
-        self.advanced = 0
-
-    def start(self, description, total, unit="items"):
-        self.total = total
-
-    def advance(self, amount=1):
-        self.advanced += amount
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def stop(self):
-        pass
+from tests.recorder import Recorder
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +53,13 @@ def test_a_helper_takes_jobs_from_the_shared_queue_and_writes_the_same_pictures(
             time.sleep(0.05)
         return stylizer(rgb)
 
-    reporter = _Recorder()
+    reporter = Recorder()
     helpers = infer_helpers.HelperProcesses(1, bl_weights, "cpu", {}, InferOptions())
     result = run_infer(shared, wait_for_the_helper, InferOptions(), reporter=reporter, helpers=helpers)
 
     assert sorted(job.target.name for job in result.done) == ["p0.png", "p1.png", "p2.png", "p3.png"]
     assert not result.failed and not reporter.warnings
-    assert reporter.advanced == 4
+    assert reporter.done == 4
     assert len(helpers.stats) == 1 and helpers.stats[0].pictures == 3
     for job in alone:
         expected = images.read_image(job.target)
@@ -88,7 +71,7 @@ def test_a_helper_that_cannot_start_is_reported_and_its_share_is_done_here(
         fixtures, tmp_path, bl_weights, stylizer):
     source = _photos(fixtures, tmp_path / "in", [(64, 48)] * 3)
     jobs, _ = plan_jobs([str(source)], tmp_path / "out")
-    reporter = _Recorder()
+    reporter = Recorder()
     helpers = infer_helpers.HelperProcesses(1, bl_weights, "cpu", {"no_such_setting": 1}, InferOptions())
     result = run_infer(jobs, stylizer, InferOptions(), reporter=reporter, helpers=helpers)
 
