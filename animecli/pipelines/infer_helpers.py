@@ -178,7 +178,7 @@ def _serve(parent: int, weights: GeneratorWeights, device: str, stylizer_setting
     runtime.prepare_environment()
     if runtime.resolve_device(device) != "cpu":  # checked without touching the accelerator
         return None
-    stylizer = build_stylizer(weights, device, **stylizer_settings)
+    stylizer = build_stylizer(weights, "cpu", **stylizer_settings)
 
     def take() -> Optional[Job]:
         while True:
