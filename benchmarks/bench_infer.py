@@ -239,7 +239,7 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
     reporting how the graphs were used (every process's GraphStats added up)."""
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
     from animecli.pipelines.infer_helpers import HelperProcesses
-    from animecli.stylize import build_stylizer
+    from animecli.stylize import GraphStats, build_stylizer
     from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
@@ -249,13 +249,14 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
     jobs, _ = plan_jobs([inputs], Path(output))
     result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
     every = [stylizer.stats] + (helpers.stats if helpers else [])
-    pictures, hits = sum(s.pictures for s in every), sum(s.hits for s in every)
+    total = GraphStats(pictures=sum(s.pictures for s in every), hits=sum(s.hits for s in every),
+                       whole_from_disk=sum(s.whole_from_disk for s in every),
+                       tiled_pictures=sum(s.tiled_pictures for s in every))
     _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "processes": processes,
-           "done": len(result.done), "pictures": pictures, "graphs_compiled": pictures - hits,
-           "hit_rate": hits / pictures if pictures else 0.0,
-           "tiled_pictures": sum(s.tiled_pictures for s in every),
+           "done": len(result.done), "pictures": total.pictures, "graphs_compiled": total.compiles,
+           "hit_rate": total.hit_rate, "tiled_pictures": total.tiled_pictures,
            "whole_graph_shapes": sum(len(s.whole_first_call) for s in every),
-           "whole_graphs_from_disk": sum(s.whole_from_disk for s in every),
+           "whole_graphs_from_disk": total.whole_from_disk,
            "peak_rss_gb": _peak_rss_gb(),
            "helper_peak_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6 if helpers else None})
 
