@@ -76,6 +76,23 @@ def is_stored(key: str) -> bool:
     return (store_dir() / f"{key}.mindir").is_file()
 
 
+def count_sighting(key: str) -> int:
+    """Record that a picture needing ``key``'s graph ran without it; returns how many times that has
+    happened, in this run and earlier ones (0 where the store cannot be written).
+
+    Each sighting appends one byte to ``<key>.seen``: a single small append is atomic, so processes
+    running at once count correctly without a lock, and a count is never half-written.
+    """
+    folder = store_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{key}.seen", "ab") as sightings:
+            sightings.write(b".")
+            return sightings.tell()
+    except OSError:
+        return 0
+
+
 def load_graph(cell, inputs: Sequence, key: str):
     """An ``nn.GraphCell`` that computes ``cell(*inputs)`` for inputs of these shapes, sharing the cell's
     parameters; the graph is exported on first use. Call (and first run it) inside ``runtime.compiling()``.
@@ -96,6 +113,7 @@ def load_graph(cell, inputs: Sequence, key: str):
             if graph is None:
                 _export(cell, inputs, path)
                 graph = ms.load(str(path))
+                (folder / f"{key}.seen").unlink(missing_ok=True)  # stored: no more sightings to count
     except OSError:
         return cell
     parameters = {parameter.name: parameter for parameter in cell.get_parameters()}

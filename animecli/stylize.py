@@ -2,10 +2,11 @@
 
 How a picture runs (``Stylizer.forward``): MindSpore compiles a graph per input shape (seconds; graphs
 are kept on disk by ``graph_store``, and a graph an earlier run exported loads in under a second), so
-  - the first shape of a session, any shape seen ``compile_after`` times (default ``COMPILE_AFTER``;
-    ``anime infer`` with helper processes uses 1), any shape of at least
-    ``compile_now_pixels`` and any shape whose graph is on disk run on a whole-picture graph for that
-    shape (the fastest per picture, reused for every later picture of that size);
+  - the first shape of a session, any shape whose graph is on disk, and a new shape once compiling it
+    pays (its pictures so far, in this run and earlier ones, add up to ``compile_worth_pixels``; default
+    ``COMPILE_WORTH_PIXELS``; ``anime infer`` with helper processes uses 0: every shape at once) run on
+    a whole-picture graph for that shape (the fastest per picture, reused for every later picture of
+    that size, and stored for later runs);
   - other new shapes run on the tiled executor (``models.tiled``): its graphs have fixed tile shapes and
     are compiled once for every size, so a folder of mixed sizes does not compile per picture;
   - pictures above ``whole_max_pixels`` always run tiled: memory stays bounded (a 4000x3000 photo fits
@@ -32,12 +33,13 @@ MIN_SIDE = 8
 #: Larger pictures run tiled: a whole-picture graph's first call peaks at about 0.2 GB + 2.8 GB per
 #: megapixel on CPU (measured: 2.7 GB at 1280x720, 13.8 GB at 2560x1920), so this stays under 8 GB.
 WHOLE_MAX_PIXELS = 2_500_000
-#: A new shape gets its own whole-picture graph once it has been seen this many times.
-COMPILE_AFTER = 3
-#: A new shape this large gets its own graph at once: tiling one such picture costs about as much as
-#: compiling (1280x720: 13.8 s tiled against 6.3 s + 8.4 s to compile), and the graph is stored for
-#: later runs.
-COMPILE_NOW_PIXELS = 750_000
+#: A new shape gets its own whole-picture graph once its pictures, counted over this run and earlier
+#: runs (``graph_store.count_sighting``), add up to this many pixels. Measured on a 2-core CPU: a new
+#: shape compiles in about 3.5 s after a session's first (7 s at 1280x720), and a tiled picture takes
+#: longer than on its own graph by 0.3 s at 256x256, 1.0 s at 512x512, 2.3 s at 640x480 and 4.2 s at
+#: 800x600 (where tiling one picture already costs more than compiling). So 800x600 compiles at once,
+#: 640x480 and 512x512 on their second picture, 400x300 on its fourth.
+COMPILE_WORTH_PIXELS = 450_000
 TILING_MODES = ("auto", "always", "never")
 
 
@@ -89,8 +91,7 @@ class Stylizer:
 
     def __init__(self, weights: GeneratorWeights, max_size: Optional[int] = None,
                  brightness: bool = False, keep_processed_size: bool = False, tiling: str = "auto",
-                 whole_max_pixels: int = WHOLE_MAX_PIXELS, compile_now_pixels: int = COMPILE_NOW_PIXELS,
-                 compile_after: int = COMPILE_AFTER):
+                 whole_max_pixels: int = WHOLE_MAX_PIXELS, compile_worth_pixels: int = COMPILE_WORTH_PIXELS):
         import mindspore as ms
 
         from animecli.models.generator import Generator
@@ -103,11 +104,10 @@ class Stylizer:
         self.keep_processed_size = keep_processed_size
         self.tiling = tiling
         self.whole_max_pixels = whole_max_pixels
-        self.compile_now_pixels = compile_now_pixels
-        self.compile_after = compile_after
+        self.compile_worth_pixels = compile_worth_pixels
         self.stats = GraphStats()
         self._params = weights.params
-        self._seen: Counter = Counter()
+        self._seen: Counter = Counter()  # tiled pictures per shape in this run (where the store is read-only)
         self._tiled = None
         self._graphs: Dict[Tuple[int, int], object] = {}  # (H, W) -> whole-picture graph (nn.GraphCell)
         self.network = Generator(upsample=weights.meta.upsample, eps=weights.meta.eps)
@@ -139,7 +139,6 @@ class Stylizer:
     def _run(self, x: np.ndarray) -> np.ndarray:
         """One NCHW picture through the whole-picture graph or the tiled executor; records GraphStats."""
         shape = tuple(x.shape[2:])
-        self._seen[shape] += 1
         self.stats.pictures += 1
         started = time.perf_counter()
         if self._use_tiles(shape):
@@ -174,12 +173,16 @@ class Stylizer:
         pixels = shape[0] * shape[1]
         if pixels > self.whole_max_pixels:
             return True
-        if (not self._graphs or shape in self._graphs or self._seen[shape] >= self.compile_after
-                or pixels >= self.compile_now_pixels):
+        if not self._graphs or shape in self._graphs or pixels >= self.compile_worth_pixels:
             return False
         from animecli import graph_store
 
-        return not graph_store.is_stored(self._graph_key(shape))
+        key = self._graph_key(shape)
+        if graph_store.is_stored(key):
+            return False
+        self._seen[shape] += 1
+        pictures = max(self._seen[shape], graph_store.count_sighting(key))
+        return pictures * pixels < self.compile_worth_pixels
 
     def _tiled_generator(self):
         if self._tiled is None:

@@ -31,11 +31,12 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 from animecli.pipelines.infer import InferOptions, Job, stylize_jobs
 from animecli.weights.generator_ckpt import GeneratorWeights
 
-#: With helpers, a new size gets its own graph at once instead of running tiled until seen 3 times:
-#: one process compiles (mostly on one core) while the other computes, and a whole-picture graph runs
-#: about 2x faster than tiles. Measured, 2 processes, empty cache: 20 photos in 11 sizes 93 s against
+#: With helpers, every new size gets its own graph at once (``Stylizer``'s ``compile_worth_pixels``)
+#: instead of running tiled until compiling pays: one process compiles (mostly on one core) while the
+#: other computes, and a whole-picture graph runs about 2x faster than tiles. Measured, 2 processes,
+#: empty cache, against compiling a size on its third picture: 20 photos in 11 sizes 93 s against
 #: 109 s; 12 photos in 12 sizes 52 s against 57 s; later runs load every graph from the store.
-COMPILE_AFTER_WITH_HELPERS = 1
+COMPILE_WORTH_PIXELS_WITH_HELPERS = 0
 _STOP_WAITING = 15.0  # seconds a stopped helper gets to finish its current write
 
 
@@ -50,8 +51,8 @@ class HelperProcesses:
                  options: InferOptions):
         context = multiprocessing.get_context("spawn")
         #: ``Stylizer`` keyword arguments of every process of the run (this one's included): every new
-        #: size compiles at once (``COMPILE_AFTER_WITH_HELPERS``).
-        self.stylizer_settings = dict(stylizer_settings, compile_after=COMPILE_AFTER_WITH_HELPERS)
+        #: size compiles at once (``COMPILE_WORTH_PIXELS_WITH_HELPERS``).
+        self.stylizer_settings = dict(stylizer_settings, compile_worth_pixels=COMPILE_WORTH_PIXELS_WITH_HELPERS)
         self.stats: List = []  # the GraphStats of each helper that stylized, once it has ended
         self._jobs = context.Queue()
         self._processes = []

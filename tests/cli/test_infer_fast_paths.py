@@ -50,6 +50,7 @@ def test_later_runs_load_stored_graphs_and_build_no_new_kernels(fixtures, tmp_pa
     whole = sorted(p.name.split("-")[-2] for p in (work / "graphs").glob("generator-*.mindir"))
     assert whole == ["1x3x64x80"]  # astronaut ran first (whole graph), chelsea on the tile graphs
     assert list((work / "graphs").glob("tile-*.mindir"))
+    assert [p.read_bytes() for p in (work / "graphs").glob("*.seen")] == [b"."]  # chelsea, once
     stored = {p: p.stat().st_mtime_ns for p in (work / "graphs").glob("*.mindir")}
     kernels = set((work / "akg_kernel_meta").iterdir())
     assert kernels
@@ -69,6 +70,7 @@ def test_later_runs_load_stored_graphs_and_build_no_new_kernels(fixtures, tmp_pa
     assert third.returncode == 0, third.stderr
     whole = sorted(p.name.split("-")[-2] for p in (work / "graphs").glob("generator-*.mindir"))
     assert whole == ["1x3x48x64", "1x3x64x80"]
+    assert not list((work / "graphs").glob("*.seen"))  # chelsea's count from the first run went with its export
     # chelsea ran tiled in the first run and on its own graph in the third.
     tiled, whole = (images.read_image(tmp_path / run / "chelsea.png").astype(int) for run in ("first", "third"))
     assert np.abs(tiled - whole).max() <= 1 and (tiled == whole).mean() > 0.99

@@ -95,3 +95,17 @@ def test_an_unwritable_store_falls_back_to_compiling_in_process(configured, monk
         direct = net(x).asnumpy()
     assert np.abs(fallback - direct).max() == 0
     assert not list(graph_store.store_dir().glob("*.mindir"))  # nothing half-written left behind
+
+
+def test_sightings_are_counted_across_calls_and_kept_per_key(tmp_path, monkeypatch):
+    from animecli import graph_store
+
+    assert [graph_store.count_sighting("a-key") for _ in range(3)] == [1, 2, 3]
+    assert graph_store.count_sighting("another-key") == 1
+    assert (graph_store.store_dir() / "a-key.seen").read_bytes() == b"..."
+
+    # Where the store cannot be written, nothing is counted (the Stylizer then counts in memory).
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("ANIME_HOME", str(blocked))
+    assert graph_store.count_sighting("a-key") == 0

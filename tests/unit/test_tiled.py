@@ -106,11 +106,13 @@ def _picture(height, width, seed=0):
 
 
 def test_stylizer_compiles_per_shape_only_when_it_pays(configured, bl_weights):
-    """First shape: whole graph. New shapes: tiled (no compile). A shape seen COMPILE_AFTER times: whole."""
-    from animecli.stylize import COMPILE_AFTER, Stylizer
+    """First shape: whole graph. New shapes: tiled (no compile) until their pictures, in this run and
+    earlier ones, add up to compile_worth_pixels: then whole."""
+    from animecli.stylize import COMPILE_WORTH_PIXELS, Stylizer
 
-    assert COMPILE_AFTER == 3
-    stylizer = Stylizer(bl_weights)
+    assert COMPILE_WORTH_PIXELS == 450_000
+    worth = 3 * 48 * 40  # b (48x40) compiles on its third picture
+    stylizer = Stylizer(bl_weights, compile_worth_pixels=worth)
     a, b, c = _picture(40, 56, 1), _picture(48, 40, 2), _picture(36, 60, 3)
     outputs = [stylizer(p) for p in (a, a, b, c, b, b, a)]
     stats = stylizer.stats
@@ -126,21 +128,28 @@ def test_stylizer_compiles_per_shape_only_when_it_pays(configured, bl_weights):
     assert np.abs(tiled - whole).max() <= 1 and (tiled == whole).mean() > 0.99
 
     # A later Stylizer (a later run) finds a's and b's graphs on disk: both run whole from the start.
-    later = Stylizer(bl_weights)
+    later = Stylizer(bl_weights, compile_worth_pixels=worth)
     again = [later(p) for p in (a, b, c)]
     assert later.stats.whole_from_disk == 2 and set(later.stats.whole_first_call) == {(40, 56), (48, 40)}
-    assert later.stats.tiled_pictures == 1  # c: new, and not on disk
+    assert later.stats.tiled_pictures == 1  # c: its second picture over two runs, and not on disk
     assert np.array_equal(again[0], outputs[0]) and np.array_equal(again[1], outputs[5])
 
+    # A third run: c's third picture counting the earlier runs, so it gets its own graph now.
+    third = Stylizer(bl_weights, compile_worth_pixels=worth)
+    third(a)
+    third(c)
+    assert set(third.stats.whole_first_call) == {(40, 56), (36, 60)} and third.stats.tiled_pictures == 0
 
-def test_new_shapes_from_compile_now_pixels_get_their_own_graph_at_once(configured, bl_weights):
+
+def test_a_large_new_shape_gets_its_own_graph_at_once(configured, bl_weights):
     from animecli.stylize import Stylizer
 
-    stylizer = Stylizer(bl_weights, compile_now_pixels=40 * 48)
-    for picture in (_picture(32, 40, 1), _picture(40, 48, 2), _picture(36, 44, 3)):
+    stylizer = Stylizer(bl_weights, compile_worth_pixels=40 * 48)
+    for picture in (_picture(32, 40, 1), _picture(40, 48, 2), _picture(36, 44, 3), _picture(36, 44, 4)):
         stylizer(picture)
-    # the first shape (whole), 40x48 (large enough: whole at once), 36x44 (new and smaller: tiled)
-    assert set(stylizer.stats.whole_first_call) == {(32, 40), (40, 48)}
+    # the first shape (whole), 40x48 (large enough: whole at once), 36x44 (tiled, then whole: 2 x 36 x 44
+    # pixels are worth compiling)
+    assert set(stylizer.stats.whole_first_call) == {(32, 40), (40, 48), (36, 44)}
     assert stylizer.stats.tiled_pictures == 1
 
 
