@@ -12,8 +12,8 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
   ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
   ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
 - ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile, compute,
-  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (one process, and
-  ``--workers 2``);
+  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (the default
+  process count, and ``--workers 1``);
 - ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline with 1 and 2 processes
   (``--folder-processes``; images/s, graphs compiled, hit rate), first with an empty cache and again
   with the graphs it stored, and through the PyTorch script;
@@ -238,15 +238,17 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
     """``anime infer``'s own pipeline on a folder (with ``processes`` processes, as ``--workers``),
     reporting how the graphs were used (every process's GraphStats added up)."""
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import HelperProcesses
+    from animecli.pipelines.infer_helpers import HelperProcesses, plan_processes
     from animecli.stylize import GraphStats, build_stylizer
     from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
     weights = load_generator_weights(weights=WEIGHTS)
-    helpers = HelperProcesses(processes - 1, weights, "cpu", {}, InferOptions()) if processes > 1 else None
-    stylizer = build_stylizer(weights, "cpu", **(helpers.stylizer_settings if helpers else {}))
     jobs, _ = plan_jobs([inputs], Path(output))
+    processes, large = plan_processes(processes, "cpu", jobs, None)
+    helpers = HelperProcesses(processes - 1, weights, "cpu", {}, InferOptions(), main_only=large) \
+        if processes > 1 else None
+    stylizer = build_stylizer(weights, "cpu", **(helpers.stylizer_settings if helpers else {}))
     result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
     every = [stylizer.stats] + (helpers.stats if helpers else [])
     total = GraphStats(pictures=sum(s.pictures for s in every), hits=sum(s.hits for s in every),
@@ -375,7 +377,7 @@ def main() -> None:
         e2e_height, e2e_width = _size(args.e2e_size)
         write_photos(photos, [(e2e_width, e2e_height)] * 4)
         rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [],
-                "anime infer (warm cache, --workers 2)": [], "pytorch script": []}
+                "anime infer (warm cache, --workers 1)": [], "pytorch script": []}
         for rep in range(args.reps):
             cold = workdir / f"cold-home-{rep}"
             for name, argv, python, home in (
@@ -383,8 +385,8 @@ def main() -> None:
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
                     ("anime infer (warm cache)", ["-m", "animecli", "infer", photos, workdir / "o2", "--weights",
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
-                    ("anime infer (warm cache, --workers 2)", ["-m", "animecli", "infer", photos, workdir / "o4",
-                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "2"],
+                    ("anime infer (warm cache, --workers 1)", ["-m", "animecli", "infer", photos, workdir / "o4",
+                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "1"],
                      None, cold),
                     ("pytorch script", [__file__, "torch-infer", photos, workdir / "o3"], args.torch_python, None)):
                 wall, _, error = runner.run(argv, python=python, home=home)

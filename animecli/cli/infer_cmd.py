@@ -34,8 +34,8 @@ def command(
     overwrite: _options.Overwrite = False,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", "-j", min=1, show_default=False,
-        help="Processes stylizing at once on CPU (default 1). 2 helps folders of many pictures under "
-             "~1 MP; each process holds its own graphs.")] = None,
+        help="Processes stylizing at once on CPU (default: 2 with 2+ cores and 8 GB available, else 1). "
+             "Helpers take only pictures under 0.75 MP; each process holds its own graphs.")] = None,
     cache_dir: _options.CacheDir = None,
     quiet: _options.Quiet = False,
 ) -> None:
@@ -43,7 +43,7 @@ def command(
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import HelperProcesses
+    from animecli.pipelines.infer_helpers import HelperProcesses, plan_processes
     from animecli.stylize import build_stylizer
     from animecli.weights.resolve import load_generator_weights
 
@@ -55,10 +55,11 @@ def command(
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
     options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
-    processes = min(workers or 1, max(1, len(jobs)))
+    processes, large = plan_processes(workers, device, jobs, max_size, loaded.meta.face_crop_size)
     settings = dict(max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
     # Helpers start first: their start-up (import, graph load) overlaps this process's own.
-    helpers = HelperProcesses(processes - 1, loaded, device, settings, options) if processes > 1 else None
+    helpers = HelperProcesses(processes - 1, loaded, device, settings, options, main_only=large) \
+        if processes > 1 else None
     try:
         stylizer = build_stylizer(loaded, device, **(helpers.stylizer_settings if helpers else settings))
         runtime.skip_teardown_at_exit()  # outputs are complete when the command returns

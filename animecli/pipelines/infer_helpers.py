@@ -7,9 +7,14 @@ second (measured: 3.0 s per 512x512 picture each, against 1.65 s for one process
 the other computes. Helpers and the main process take jobs one at a time from a shared queue; when one
 runs alone (the last picture), it has every core to itself.
 
-Opt-in (``anime infer --workers 2``): each process holds its own graphs (twice the memory), and on this
-project's CPU a second process's first call at 1280x720 took 10.6 s instead of 6.2 s (allocating its
-memory while the other holds its own), so 4 photos at 1280x720 took 28.1 s against 24.5 s.
+Helpers take only pictures under ``SHARED_MAX_PIXELS`` (sizes read from the file headers); larger ones
+run in the main process, before it joins in on the small ones. On this project's CPU two processes gain
+nothing from 1280x720 up (12 photos at 1280x720: 68.0 s against 66.6 s), and a second process's first
+call at that size took 10.6 s instead of 6.2 s (allocating its memory while the other holds its own):
+4 photos at 1280x720 took 27.8 s against 23.9 s when both took any picture.
+
+By default (``default_processes``, ``plan_processes``) a run of 2+ pictures on a CPU with 2+ cores and
+``MEMORY_FOR_HELPERS`` available starts one helper, if at least one picture is small enough for it.
 
 A helper is a fresh interpreter (``spawn``): MindSpore must not be forked. It receives the resolved
 weights (never a file to parse again), builds its own ``Stylizer`` (graphs come from the shared graph
@@ -24,12 +29,22 @@ import os
 import queue
 import signal
 import threading
+from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Collection, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from animecli import images
+from animecli.pipelines._batch import default_workers
 from animecli.pipelines.infer import InferOptions, Job, stylize_jobs
 from animecli.weights.generator_ckpt import GeneratorWeights
+
+#: Pictures this large (after ``--max-size``) run in the main process only: two processes at once gain
+#: about 9 % at 512x512 and 5 % at 800x600 and 1024x768, nothing from 1280x720 up (see above).
+SHARED_MAX_PIXELS = 750_000
+#: A helper holds its own graphs (a whole-picture call under SHARED_MAX_PIXELS peaks below 2.5 GB), so by
+#: default one starts only with this much memory available.
+MEMORY_FOR_HELPERS = 8 * 2**30
 
 #: With helpers, every new size gets its own graph at once (``Stylizer``'s ``compile_worth_pixels``)
 #: instead of running tiled until compiling pays: one process compiles (mostly on one core) while the
@@ -40,16 +55,65 @@ COMPILE_WORTH_PIXELS_WITH_HELPERS = 0
 _STOP_WAITING = 15.0  # seconds a stopped helper gets to finish its current write
 
 
+def default_processes(device: str) -> int:
+    """Processes when ``--workers`` is not given: 2 on a CPU (``auto`` included: a helper that finds an
+    accelerator quits) with 2+ cores and ``MEMORY_FOR_HELPERS`` available, else 1."""
+    if device not in ("auto", "cpu") or default_workers() < 2:
+        return 1
+    available = _available_memory()
+    return 2 if available is not None and available >= MEMORY_FOR_HELPERS else 1
+
+
+def plan_processes(requested: Optional[int], device: str, jobs: Sequence[Job], max_size: Optional[int],
+                   crop_size: int = 0) -> Tuple[int, List[Job]]:
+    """How many processes stylize ``jobs`` (``requested``: ``--workers``; None: ``default_processes``),
+    and the jobs only the main process runs (``main_process_jobs``: helpers take the smaller pictures)."""
+    processes = min(requested or default_processes(device), max(1, len(jobs)))
+    if processes == 1:
+        return 1, []
+    large = main_process_jobs(jobs, max_size, crop_size)
+    return min(processes, 1 + len(jobs) - len(large)), large
+
+
+def main_process_jobs(jobs: Sequence[Job], max_size: Optional[int], crop_size: int = 0) -> List[Job]:
+    """The jobs whose picture, as the network will see it, has ``SHARED_MAX_PIXELS`` or more (read from
+    PNG and JPEG headers; a picture of unknown size may go to a helper)."""
+    if crop_size:
+        return list(jobs) if crop_size * crop_size >= SHARED_MAX_PIXELS else []
+    large = []
+    for job in jobs:
+        size = images.peek_size(job.source)
+        if size is not None:
+            width, height = images.max_side_size(size[0], size[1], max_size)
+            if width * height >= SHARED_MAX_PIXELS:
+                large.append(job)
+    return large
+
+
+def _available_memory() -> Optional[int]:
+    """MemAvailable in bytes (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class HelperProcesses:
     """Started helper processes of one ``anime infer`` run; ``run_infer`` shares its jobs with them.
 
-    Jobs go out on one shared queue; each helper reports back on its own pipe, whose end-of-file tells
-    that the helper has ended, however it ended.
+    Jobs go out on one shared queue, except ``main_only`` ones (see ``main_process_jobs``), which this
+    process runs first; each helper reports back on its own pipe, whose end-of-file tells that the helper
+    has ended, however it ended.
     """
 
     def __init__(self, count: int, weights: GeneratorWeights, device: str, stylizer_settings: Dict,
-                 options: InferOptions):
+                 options: InferOptions, main_only: Collection[Job] = ()):
         context = multiprocessing.get_context("spawn")
+        self._main_only = frozenset(main_only)
         #: ``Stylizer`` keyword arguments of every process of the run (this one's included): every new
         #: size compiles at once (``COMPILE_WORTH_PIXELS_WITH_HELPERS``).
         self.stylizer_settings = dict(stylizer_settings, compile_worth_pixels=COMPILE_WORTH_PIXELS_WITH_HELPERS)
@@ -70,22 +134,25 @@ class HelperProcesses:
     @contextlib.contextmanager
     def sharing(self, jobs: Sequence[Job], done: Callable[[Job], None], failed: Callable[[Job, str], None],
                 warn: Callable[[str], None]) -> Iterator[Callable[[], Optional[Job]]]:
-        """Queue ``jobs`` for the helpers and this process; yields this process's ``take()``.
+        """Queue ``jobs`` for the helpers and this process; yields this process's ``take()``, which hands
+        out the ``main_only`` jobs first.
 
         Helpers report each job to ``done`` / ``failed``; a job a helper had taken when it died fails
         with a message, and a helper that cannot start is reported to ``warn`` (this process then
         takes its share). On leaving, waits for the helpers to finish (or, on an error or Ctrl-C here,
         stops them first).
         """
+        own = deque(job for job in jobs if job in self._main_only)
         for job in jobs:
-            self._jobs.put(job)
+            if job not in self._main_only:
+                self._jobs.put(job)
         for _ in range(len(self._processes) + 1):
             self._jobs.put(None)  # one "no more jobs" for each taker
         collector = threading.Thread(target=self._collect, args=(done, failed, warn), name="anime-helper-reports",
                                      daemon=True)
         collector.start()
         try:
-            yield self._jobs.get
+            yield lambda: own.popleft() if own else self._jobs.get()
         except BaseException:
             self.stop()
             raise

@@ -39,6 +39,17 @@ def test_two_processes_give_the_pictures_of_one(fixtures, tmp_path):
                                       images.read_image(tmp_path / "one" / name))
 
 
+def test_the_default_process_count_follows_the_machine(fixtures, tmp_path):
+    from animecli.pipelines.infer_helpers import default_processes
+
+    weights = fixtures / "generator" / "random_generator_bl.pt"
+    source = _photos(fixtures, tmp_path / "in", 3, (72, 56))
+    run = run_anime("infer", source, tmp_path / "out", "--weights", weights)
+    assert run.returncode == 0, run.stderr
+    assert ("2 processes" in " ".join(run.stderr.split())) == (default_processes("cpu") == 2)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
 def test_ctrl_c_stops_the_helper_too_and_leaves_no_temporary_file(fixtures, tmp_path):
     weights = fixtures / "generator" / "random_generator_bl.pt"
     source = _photos(fixtures, tmp_path / "in", 12, (384, 288))
