@@ -6,7 +6,8 @@ and every run, the first included, runs it as an ``nn.GraphCell`` loaded from th
 loaded graph is the same in every process, the fused kernels the first run builds are found by name in
 MindSpore's kernel cache afterwards (a graph compiled from Python code gets new kernel names in every
 process), and in a later run the first call of a stored graph costs 0.6-0.8 s more than the next ones
-(256x256 to 1280x720), instead of 8-9 s.
+(256x256 to 1280x720), instead of 8-9 s. Processes that need the same graph at once (``anime infer``'s
+helpers) take turns through its export and first call, so its kernels are built once.
 
 The GraphCell is given the cell's own parameters, so a stored graph serves any weights of that shape
 (every weight of the networks stored here is a Parameter; a constant derived from weights would need
@@ -93,27 +94,41 @@ def count_sighting(key: str) -> int:
         return 0
 
 
-def load_graph(cell, inputs: Sequence, key: str):
-    """An ``nn.GraphCell`` that computes ``cell(*inputs)`` for inputs of these shapes, sharing the cell's
-    parameters; the graph is exported on first use. Call (and first run it) inside ``runtime.compiling()``.
+def load_and_run(cell, inputs: Sequence, key: str):
+    """``(graph, output)``: an ``nn.GraphCell`` that computes ``cell(*inputs)`` for inputs of these shapes
+    (sharing the cell's parameters; exported on first use) and its first result. Call it inside
+    ``runtime.compiling()``.
 
-    Where the store cannot be written (read-only or full disk), returns ``cell`` itself: it then compiles
-    in this process as if there were no store.
+    ``key``'s lock is held through the first call, where MindSpore builds the graph's fused kernels: a
+    process that needs the same graph meanwhile waits, then finds the kernels built instead of building
+    them at the same time (other graphs are not held up). Where the store cannot be written (read-only or
+    full disk), the cell itself compiles and runs in this process as if there were no store.
     """
+    folder = store_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / f"{key}.lock", "a+b")
+    except OSError:
+        return cell, cell(*inputs)
+    with lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        graph = _stored_graph(cell, inputs, key)
+        return graph, graph(*inputs)
+
+
+def _stored_graph(cell, inputs: Sequence, key: str):
+    """The GraphCell of ``key``'s stored graph, exported first if there is none (``cell`` on OSError)."""
     import mindspore as ms
 
     folder = store_dir()
     path = folder / f"{key}.mindir"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            graph = _load(path)
-            if graph is None:
-                _export(cell, inputs, path)
-                graph = ms.load(str(path))
-                (folder / f"{key}.seen").unlink(missing_ok=True)  # stored: no more sightings to count
+        graph = _load(path)
+        if graph is None:
+            _export(cell, inputs, path)
+            graph = ms.load(str(path))
+            (folder / f"{key}.seen").unlink(missing_ok=True)  # stored: no more sightings to count
     except OSError:
         return cell
     parameters = {parameter.name: parameter for parameter in cell.get_parameters()}

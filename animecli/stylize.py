@@ -161,8 +161,8 @@ class Stylizer:
         key = self._graph_key(shape)
         self.stats.whole_from_disk += graph_store.is_stored(key)
         with runtime.compiling():
-            graph = graph_store.load_graph(self.network, [tensor], key)
-            output = graph(tensor).asnumpy()
+            graph, output = graph_store.load_and_run(self.network, [tensor], key)
+        output = output.asnumpy()
         self._graphs[shape] = graph
         self.stats.whole_first_call[shape] = time.perf_counter() - started
         return output

@@ -443,8 +443,7 @@ class TiledGenerator:
         if graph is not None:
             return graph(*inputs)
         with runtime.compiling():
-            graph = graph_store.load_graph(cell, inputs, graph_store.graph_key(f"tile-{key}", inputs))
-            result = graph(*inputs)
+            graph, result = graph_store.load_and_run(cell, inputs, graph_store.graph_key(f"tile-{key}", inputs))
         self.graphs[key] = graph
         return result
 

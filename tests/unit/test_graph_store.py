@@ -31,7 +31,9 @@ def _run_stored(net, x):
 
     key = graph_store.graph_key("test-generator", [x])
     with runtime.compiling():
-        return graph_store.load_graph(net, [x], key)(x).asnumpy()
+        graph, output = graph_store.load_and_run(net, [x], key)
+    assert np.array_equal(output.asnumpy(), graph(x).asnumpy())  # the first result is the graph's
+    return output.asnumpy()
 
 
 def test_a_stored_graph_runs_with_the_weights_of_the_cell_that_loads_it(configured):
@@ -47,8 +49,44 @@ def test_a_stored_graph_runs_with_the_weights_of_the_cell_that_loads_it(configur
         direct = second(x).asnumpy()
     assert np.abs(reused - direct).max() <= 1e-6
     assert np.abs(exported - reused).max() > 1e-2  # really other weights
-    stored = sorted(p.name for p in graph_store.store_dir().iterdir() if p.name != ".lock")
-    assert len(stored) == 1 and stored[0].startswith("test-generator-1x3x24x32-")
+    stored = sorted(p.name for p in graph_store.store_dir().iterdir())
+    assert len(stored) == 2 and stored[0].startswith("test-generator-1x3x24x32-")
+    assert stored[0].endswith(".lock") and stored[1] == stored[0][:-len(".lock")] + ".mindir"
+
+
+def test_the_first_call_runs_under_the_graphs_lock(configured, monkeypatch):
+    """Another process needing the same graph waits while this one builds its kernels (first call)."""
+    import fcntl
+
+    import mindspore as ms
+
+    from animecli import graph_store, runtime
+
+    x = ms.Tensor(np.random.default_rng(7).uniform(-1, 1, (1, 3, 16, 20)).astype(np.float32))
+    key = graph_store.graph_key("test-generator", [x])
+    other_key = graph_store.graph_key("test-generator", [ms.Tensor(np.zeros((1, 3, 20, 16), np.float32))])
+    held = {}
+
+    def lock_is_free(name):
+        with open(graph_store.store_dir() / f"{name}.lock", "a+b") as other:  # as another process would
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+            return True
+
+    class Recording(ms.nn.GraphCell):
+        def __call__(self, *args):
+            held["this graph"] = not lock_is_free(key)
+            held["another graph"] = not lock_is_free(other_key)
+            return super().__call__(*args)
+
+    monkeypatch.setattr(ms.nn, "GraphCell", Recording)
+    with runtime.compiling():
+        graph_store.load_and_run(_generator(8), [x], key)
+    assert held == {"this graph": True, "another graph": False}
+    assert lock_is_free(key)  # released once the first call is done
 
 
 def test_a_damaged_graph_file_is_exported_again(configured):
