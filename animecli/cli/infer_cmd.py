@@ -42,7 +42,7 @@ def command(
     """Stylize photos: [bold]anime infer photos/ out/[/]."""
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
-    from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
+    from animecli.pipelines.infer import InferOptions, is_skipped, plan_jobs, run_infer
     from animecli.pipelines.infer_helpers import HelperProcesses, plan_processes
     from animecli.stylize import build_stylizer
     from animecli.weights.resolve import load_generator_weights
@@ -55,7 +55,8 @@ def command(
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
     options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
-    processes, large = plan_processes(workers, device, jobs, max_size, loaded.meta.face_crop_size)
+    to_do = [job for job in jobs if not is_skipped(job, options)]  # a re-run may have little left to do
+    processes, large = plan_processes(workers, device, to_do, max_size, loaded.meta.face_crop_size)
     settings = dict(max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
     # Helpers start first: their start-up (import, graph load) overlaps this process's own.
     helpers = HelperProcesses(processes - 1, loaded, device, settings, options, main_only=large) \

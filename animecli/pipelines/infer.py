@@ -134,6 +134,11 @@ def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.concatenate([left, right], axis=1)
 
 
+def is_skipped(job: Job, options: InferOptions) -> bool:
+    """Whether ``run_infer`` skips the job: its output exists and ``overwrite`` is off."""
+    return job.target.exists() and not options.overwrite
+
+
 def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
               reporter: Optional[Reporter] = None, refused: Sequence[Tuple[Path, str]] = (),
               helpers: Optional["HelperProcesses"] = None) -> InferResult:
@@ -149,7 +154,7 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
         reporter.warn(f"{source}: {reason}")
     todo = []
     for job in jobs:
-        if job.target.exists() and not options.overwrite:
+        if is_skipped(job, options):
             result.skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
         else:
             todo.append(job)
