@@ -6,7 +6,7 @@ and every run, the first included, runs it as an ``nn.GraphCell`` loaded from th
 loaded graph is the same in every process, the fused kernels the first run builds are found by name in
 MindSpore's kernel cache afterwards (a graph compiled from Python code gets new kernel names in every
 process), and in a later run the first call of a stored graph costs 0.6-0.8 s more than the next ones
-(256x256 to 1280x720), instead of 8-9 s. Processes that need the same graph at once (``anime infer``'s
+(256x256 to 1280x720), instead of 8-9 s. Processes that need a new graph at once (``anime infer``'s
 helpers) take turns through its export and first call, so its kernels are built once.
 
 The GraphCell is given the cell's own parameters, so a stored graph serves any weights of that shape
@@ -99,10 +99,12 @@ def load_and_run(cell, inputs: Sequence, key: str):
     (sharing the cell's parameters; exported on first use) and its first result. Call it inside
     ``runtime.compiling()``.
 
-    ``key``'s lock is held through the first call, where MindSpore builds the graph's fused kernels: a
-    process that needs the same graph meanwhile waits, then finds the kernels built instead of building
-    them at the same time (other graphs are not held up). Where the store cannot be written (read-only or
-    full disk), the cell itself compiles and runs in this process as if there were no store.
+    A process that exports a graph holds ``key``'s lock through its first call, where MindSpore builds
+    the graph's fused kernels: a process that needs the same graph meanwhile waits, then finds the
+    kernels built instead of building them at the same time. A graph loaded from the store runs its
+    first call unlocked (other processes load it in parallel), and other graphs are never held up.
+    Where the store cannot be written (read-only or full disk), the cell itself compiles and runs in
+    this process as if there were no store.
     """
     folder = store_dir()
     try:
@@ -113,26 +115,31 @@ def load_and_run(cell, inputs: Sequence, key: str):
     with lock:
         if fcntl is not None:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        graph = _stored_graph(cell, inputs, key)
-        return graph, graph(*inputs)
+        graph, exported = _stored_graph(cell, inputs, key)
+        if exported:
+            return graph, graph(*inputs)
+    return graph, graph(*inputs)
 
 
 def _stored_graph(cell, inputs: Sequence, key: str):
-    """The GraphCell of ``key``'s stored graph, exported first if there is none (``cell`` on OSError)."""
+    """``(graph, exported)``: the GraphCell of ``key``'s stored graph, and whether this call exported it
+    (``cell`` itself on OSError)."""
     import mindspore as ms
 
     folder = store_dir()
     path = folder / f"{key}.mindir"
+    exported = False
     try:
         graph = _load(path)
         if graph is None:
             _export(cell, inputs, path)
+            exported = True
             graph = ms.load(str(path))
             (folder / f"{key}.seen").unlink(missing_ok=True)  # stored: no more sightings to count
     except OSError:
-        return cell
+        return cell, exported
     parameters = {parameter.name: parameter for parameter in cell.get_parameters()}
-    return ms.nn.GraphCell(graph, params_init=parameters)
+    return ms.nn.GraphCell(graph, params_init=parameters), exported
 
 
 def _load(path: Path):

@@ -55,7 +55,7 @@ def test_a_stored_graph_runs_with_the_weights_of_the_cell_that_loads_it(configur
 
 
 def test_the_first_call_runs_under_the_graphs_lock(configured, monkeypatch):
-    """Another process needing the same graph waits while this one builds its kernels (first call)."""
+    """Another process needing a graph just exported waits while this one builds its kernels (first call)."""
     import fcntl
 
     import mindspore as ms
@@ -87,6 +87,11 @@ def test_the_first_call_runs_under_the_graphs_lock(configured, monkeypatch):
         graph_store.load_and_run(_generator(8), [x], key)
     assert held == {"this graph": True, "another graph": False}
     assert lock_is_free(key)  # released once the first call is done
+
+    # A graph loaded from the store (its kernels built already) runs its first call unlocked.
+    with runtime.compiling():
+        graph_store.load_and_run(_generator(9), [x], key)
+    assert held == {"this graph": False, "another graph": False}
 
 
 def test_a_damaged_graph_file_is_exported_again(configured):
