@@ -238,23 +238,20 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
     """``anime infer``'s own pipeline on a folder (with ``processes`` processes, as ``--workers``),
     reporting how the graphs were used (every process's GraphStats added up)."""
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import HelperProcesses, plan_processes
-    from animecli.stylize import GraphStats, build_stylizer
+    from animecli.pipelines.infer_helpers import start_processes
+    from animecli.stylize import GraphStats
     from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
     weights = load_generator_weights(weights=WEIGHTS)
     jobs, _ = plan_jobs([inputs], Path(output))
-    processes, large = plan_processes(processes, "cpu", jobs, None)
-    helpers = HelperProcesses(processes - 1, weights, "cpu", {}, InferOptions(), main_only=large) \
-        if processes > 1 else None
-    stylizer = build_stylizer(weights, "cpu", **(helpers.stylizer_settings if helpers else {}))
+    stylizer, helpers = start_processes(weights, "cpu", jobs, {}, InferOptions(), processes)
     result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
-    every = [stylizer.stats] + (helpers.stats if helpers else [])
+    every = [stylizer.stats] + (helpers.stats if helpers else [])  # one per process that stylized
     total = GraphStats(pictures=sum(s.pictures for s in every), hits=sum(s.hits for s in every),
                        whole_from_disk=sum(s.whole_from_disk for s in every),
                        tiled_pictures=sum(s.tiled_pictures for s in every))
-    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "processes": processes,
+    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "processes": len(every),
            "done": len(result.done), "pictures": total.pictures, "graphs_compiled": total.compiles,
            "hit_rate": total.hit_rate, "tiled_pictures": total.tiled_pictures,
            "whole_graph_shapes": sum(len(s.whole_first_call) for s in every),

@@ -43,8 +43,7 @@ def command(
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
     from animecli.pipelines.infer import InferOptions, is_skipped, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import HelperProcesses, plan_processes
-    from animecli.stylize import build_stylizer
+    from animecli.pipelines.infer_helpers import start_processes
     from animecli.weights.resolve import load_generator_weights
 
     inputs, output = paths[:-1], Path(paths[-1])
@@ -56,13 +55,9 @@ def command(
                                     reporter=reporter)
     options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
     to_do = [job for job in jobs if not is_skipped(job, options)]  # a re-run may have little left to do
-    processes, large = plan_processes(workers, device, to_do, max_size, loaded.meta.face_crop_size)
     settings = dict(max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
-    # Helpers start first: their start-up (import, graph load) overlaps this process's own.
-    helpers = HelperProcesses(processes - 1, loaded, device, settings, options, main_only=large) \
-        if processes > 1 else None
+    stylizer, helpers = start_processes(loaded, device, to_do, settings, options, workers)
     try:
-        stylizer = build_stylizer(loaded, device, **(helpers.stylizer_settings if helpers else settings))
         runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
         result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, helpers=helpers)
     finally:

@@ -75,6 +75,25 @@ def plan_processes(requested: Optional[int], device: str, jobs: Sequence[Job], m
     return min(processes, 1 + len(jobs) - len(large)), large
 
 
+def start_processes(weights: GeneratorWeights, device: str, jobs: Sequence[Job], settings: Dict,
+                    options: InferOptions, workers: Optional[int] = None):
+    """``(stylizer, helpers)`` for stylizing ``jobs``: plans the processes (``plan_processes``; ``workers``
+    is ``--workers``), starts the helpers first (their start-up overlaps this process's own), then builds
+    this process's ``Stylizer`` (``settings``: its keyword arguments). ``helpers`` is None for one
+    process; they are stopped again if the Stylizer cannot be built."""
+    from animecli.stylize import build_stylizer
+
+    processes, large = plan_processes(workers, device, jobs, settings.get("max_size"), weights.meta.face_crop_size)
+    if processes == 1:
+        return build_stylizer(weights, device, **settings), None
+    helpers = HelperProcesses(processes - 1, weights, device, settings, options, main_only=large)
+    try:
+        return build_stylizer(weights, device, **helpers.stylizer_settings), helpers
+    except BaseException:
+        helpers.stop()
+        raise
+
+
 def main_process_jobs(jobs: Sequence[Job], max_size: Optional[int], crop_size: int = 0) -> List[Job]:
     """The jobs whose picture, as the network will see it, has ``SHARED_MAX_PIXELS`` or more (read from
     PNG and JPEG headers; a picture of unknown size may go to a helper)."""
@@ -117,7 +136,7 @@ class HelperProcesses:
         #: ``Stylizer`` keyword arguments of every process of the run (this one's included): every new
         #: size compiles at once (``COMPILE_WORTH_PIXELS_WITH_HELPERS``).
         self.stylizer_settings = dict(stylizer_settings, compile_worth_pixels=COMPILE_WORTH_PIXELS_WITH_HELPERS)
-        self.stats: List = []  # the GraphStats of each helper that stylized, once it has ended
+        self.stats: List = []  # the GraphStats of each helper that ran on a CPU, once it has ended
         self._jobs = context.Queue()
         self._processes = []
         self._reports = []
