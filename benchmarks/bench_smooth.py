@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from animecli.ops.smooth import edge_mask, edge_smooth  # noqa: E402
 from animecli.pipelines._batch import default_workers  # noqa: E402
 from animecli.pipelines.smooth import smooth_folder  # noqa: E402
-from tests.oracles import per_pixel_edge_smooth  # noqa: E402
+from benchmarks.smooth_oracle import per_pixel_edge_smooth  # noqa: E402
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 

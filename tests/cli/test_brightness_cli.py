@@ -7,7 +7,7 @@ import shutil
 import cv2
 import numpy as np
 
-from tests.conftest import run_anime
+from tests.support.cli import run_anime
 
 
 def test_single_pair_gives_the_reference_picture(fixtures, tmp_path):

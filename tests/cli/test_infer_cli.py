@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from animecli import images
-from tests.conftest import PROJECT_ROOT, run_anime
+from tests.support.cli import run_anime
+from tests.support.paths import PROJECT_ROOT
 
 
 @pytest.fixture

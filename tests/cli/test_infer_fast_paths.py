@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from animecli import images
-from tests.conftest import run_anime
+from tests.support.cli import run_anime
 
 
 @pytest.fixture

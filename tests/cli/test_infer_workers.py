@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from animecli import images
-from tests.conftest import PROJECT_ROOT, run_anime
+from tests.support.cli import run_anime
+from tests.support.paths import PROJECT_ROOT
 
 
 def _photos(fixtures, folder, count, size):

@@ -7,7 +7,7 @@ import shutil
 import cv2
 import numpy as np
 
-from tests.conftest import run_anime
+from tests.support.cli import run_anime
 
 
 def _dataset(fixtures, tmp_path):

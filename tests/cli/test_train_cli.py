@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests._train_data import make_dataset
-from tests.conftest import run_anime
+from tests.support.train_data import make_dataset
+from tests.support.cli import run_anime
 
 
 def _dry_run(tmp_path, *args):

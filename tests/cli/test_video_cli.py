@@ -15,8 +15,9 @@ import pytest
 
 from animecli import images
 from animecli.video.probe import probe
-from tests.conftest import PROJECT_ROOT, run_anime
-from tests.video_tools import audio_seconds, decode, ffmpeg_processes_mentioning, packets, report
+from tests.support.cli import run_anime
+from tests.support.paths import PROJECT_ROOT
+from tests.support.video_tools import audio_seconds, decode, ffmpeg_processes_mentioning, packets, report
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_errors_are_one_line_and_leave_nothing(pan, bl_weights, tmp_path):
 
 
 def test_truncated_input_exits_1_after_writing_what_decoded(bl_weights, tmp_path):
-    from tests.video_tools import make_video
+    from tests.support.video_tools import make_video
 
     whole = make_video(tmp_path / "whole.mp4", frames=48, audio=True, extra=("-movflags", "+faststart"))
     cut = tmp_path / "cut.mp4"

@@ -10,7 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT, run_anime
+from tests.support.cli import run_anime
+from tests.support.paths import PROJECT_ROOT
 from tests.integration.weights_server import H5, copy_with_flipped_byte
 
 H5_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"

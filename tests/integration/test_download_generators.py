@@ -17,7 +17,7 @@ from animecli.weights.convert import generator_params_from
 from animecli.weights.download import DownloadPolicy
 from animecli.weights.formats import read_tensors
 from animecli.weights.formats.mindspore_ckpt import read_mindspore_ckpt
-from tests.conftest import run_anime
+from tests.support.cli import run_anime
 from tests.integration.weights_server import FixtureServer, Recorder, copy_with_flipped_byte
 
 FAST = DownloadPolicy(timeout=2.0, retries=2, backoff=0.01)

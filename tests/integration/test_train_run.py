@@ -22,8 +22,9 @@ import pytest
 
 from animecli.training.checkpoint import load_state
 from animecli.training.config import TrainConfig
-from tests._train_data import VGG_H5, make_dataset
-from tests.conftest import PROJECT_ROOT, run_anime
+from tests.support.train_data import VGG_H5, make_dataset
+from tests.support.cli import run_anime
+from tests.support.paths import PROJECT_ROOT
 from tests.integration.weights_server import H5
 
 pytestmark = pytest.mark.slow

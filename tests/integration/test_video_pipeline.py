@@ -17,9 +17,9 @@ from animecli.errors import InvalidInputError
 from animecli.pipelines.video import VideoOptions, prepare_video, run_video
 from animecli.video.probe import probe
 from animecli.video.reader import FrameReader
-from tests.conftest import PROJECT_ROOT
-from tests.recorder import Recorder
-from tests.video_tools import (audio_seconds, decode, ffmpeg, ffmpeg_children, ffmpeg_processes_mentioning,
+from tests.support.paths import PROJECT_ROOT
+from tests.support.recorder import Recorder
+from tests.support.video_tools import (audio_seconds, decode, ffmpeg, ffmpeg_children, ffmpeg_processes_mentioning,
                                make_video, packets, psnr, report, time_base)
 
 

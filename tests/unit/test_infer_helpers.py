@@ -12,7 +12,7 @@ import pytest
 from animecli import images
 from animecli.pipelines import infer_helpers
 from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-from tests.recorder import Recorder
+from tests.support.recorder import Recorder
 
 
 @pytest.fixture(scope="module")

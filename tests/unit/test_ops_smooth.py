@@ -8,8 +8,8 @@ import pytest
 
 from animecli.errors import InvalidInputError
 from animecli.ops.smooth import GAUSSIAN_5, edge_smooth, truncated_gaussian
-from tests.conftest import FIXTURES
-from tests.oracles import per_pixel_edge_smooth
+from tests.support.paths import FIXTURES
+from benchmarks.smooth_oracle import per_pixel_edge_smooth
 
 
 def test_the_kernel_is_the_exact_binomial_table():

@@ -7,7 +7,7 @@ import pytest
 
 from animecli.errors import InvalidInputError
 from animecli.training.data import BatchStream, crop_resize, epoch_plan, find_dataset, load_val_photos
-from tests._train_data import make_dataset
+from tests.support.train_data import make_dataset
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from animecli.training.checkpoint import TrainState, load_state
 from animecli.training.config import build_config
 from animecli.training.data import find_dataset, load_val_photos
 from animecli.training.trainer import Trainer, phases
-from tests._train_data import make_dataset
+from tests.support.train_data import make_dataset
 
 
 class ScriptedSteps:

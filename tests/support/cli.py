@@ -1,0 +1,25 @@
+"""Run the real ``anime`` command as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.support.paths import PROJECT_ROOT
+
+
+def run_anime(*args, cwd=None, env=None, timeout=600, input=None):
+    """Run ``python -m animecli ARGS`` as a real subprocess; returns CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    # Set by runtime.prepare_environment() in this process for an earlier test's ANIME_HOME: the child
+    # must derive them from its own.
+    for var in ("GLOG_log_dir", "MS_COMPILER_CACHE_PATH"):
+        full_env.pop(var, None)
+    full_env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "animecli", *map(str, args)],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
+    )
