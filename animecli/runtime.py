@@ -95,7 +95,8 @@ def skip_teardown_at_exit() -> None:
     """Declare that, once the command returns, the process may end without MindSpore's teardown.
 
     For commands whose outputs are all written, closed and renamed when they return, and that leave no
-    child processes behind (``anime infer``, ``anime video``): it saves about 0.5 s per run.
+    child processes behind (``anime infer``, ``anime video``). Measured gain: docs/performance.md,
+    "Single mechanisms".
     """
     global _teardown_skippable
     _teardown_skippable = True

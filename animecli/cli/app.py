@@ -97,7 +97,7 @@ def main() -> None:
 
     code = run()
     if runtime.teardown_skippable():
-        # MindSpore's teardown at interpreter exit takes about 0.5 s and has nothing of ours to finish.
+        # MindSpore's teardown at interpreter exit has nothing of ours to finish (its cost: docs/performance.md).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -99,7 +99,7 @@ def command(
     workers: Annotated[int, _opt("--workers", "-j", min=1, panel=_RUN, help=(
         "Threads decoding images. (default: 2)"))] = 2,
     distributed: Annotated[bool, _opt("--distributed", panel=_RUN, help=(
-        "Data-parallel over the workers of `msrun` (see README); rank 0 writes the run."))] = False,
+        "Data-parallel over the workers of `msrun` (see docs/training.md); rank 0 writes the run."))] = False,
     stop_after: Annotated[Optional[int], _opt("--stop-after", min=1, panel=_RUN, help=(
         "End this session after N steps with a resumable checkpoint (time-boxed jobs)."))] = None,
     dry_run: Annotated[bool, _opt("--dry-run", panel=_RUN, help=(

@@ -50,8 +50,8 @@ class RowTapConv2d(nn.Cell):
     channels (one per kernel row) followed by a grouped k x 1 convolution that adds the row taps up.
 
     Same result as ``nn.Conv2d`` up to float rounding, and the same parameter (``weight``, OIHW). On CPU,
-    MindSpore lowers convolutions to im2col + GEMM; this cuts the im2col matrix k times, which makes the
-    large 7x7 layer about 25% faster. The summing kernel is a constant, not a parameter.
+    MindSpore lowers convolutions to im2col + GEMM; this cuts the im2col matrix k times (measured gain:
+    docs/performance.md, "Single mechanisms"). The summing kernel is a constant, not a parameter.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int):

@@ -4,7 +4,7 @@ Each entry keeps the files and their URLs (a list, first answering mirror wins),
 hash where they are published, the source format and the numerics the weights were trained with
 (upsampling mode, layer-norm eps, preprocessing), a description and the licence.
 
-A JSON file named by ``ANIME_REGISTRY`` adds mirrors or replaces URLs (see README, "Mirrors")::
+A JSON file named by ``ANIME_REGISTRY`` adds mirrors or replaces URLs (see docs/weights.md, "Mirrors")::
 
     {"vgg19": {"urls": ["https://mirror.example/vgg19.h5"]},
      "Hayao": {"replace": true,
