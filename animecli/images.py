@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -11,6 +9,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from animecli import files
 from animecli.errors import InvalidInputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -132,28 +131,13 @@ def encode_image(suffix: str, rgb: np.ndarray, quality: int = 95, alpha: Optiona
     return buffer.tobytes()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_image(path: Path, rgb: np.ndarray, quality: int = 95, alpha: Optional[np.ndarray] = None) -> None:
     """Encode by the file's suffix and write atomically (temp file + rename)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidInputError(f"{path}: unsupported output format {path.suffix!r} "
                                 f"(use one of {', '.join(IMAGE_SUFFIXES)})")
-    atomic_write_bytes(path, encode_image(path.suffix, rgb, quality, alpha))
+    files.atomic_write_bytes(path, encode_image(path.suffix, rgb, quality, alpha))
 
 
 def max_side_size(width: int, height: int, max_size: Optional[int]) -> Tuple[int, int]:

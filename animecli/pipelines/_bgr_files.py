@@ -13,7 +13,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-from animecli import images
+from animecli import files, images
 from animecli.errors import InvalidInputError
 
 
@@ -37,7 +37,7 @@ def write_bgr(path: Path, image: np.ndarray) -> None:
         raise InvalidInputError(f"{path}: cannot encode an image as {path.suffix!r}") from err
     if not ok:
         raise InvalidInputError(f"{path}: cannot encode an image as {path.suffix!r}")
-    images.atomic_write_bytes(path, encoded.tobytes())
+    files.atomic_write_bytes(path, encoded.tobytes())
 
 
 def scan_folder(folder: Path) -> Tuple[List[Path], List[Tuple[Path, str]]]:

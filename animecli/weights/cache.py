@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from animecli import __version__, settings
+from animecli import __version__, files, settings
 from animecli.errors import (AnimeError, ChecksumMismatchError, DownloadError, WeightsNotCachedError)
 from animecli.progress import NullReporter, Reporter
 from animecli.weights import registry
@@ -282,16 +282,7 @@ def _read_manifest(folder: Path) -> Optional[dict]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".incomplete", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    files.atomic_write_bytes(path, json.dumps(data, indent=2).encode("utf-8"), durable=True)
 
 
 def _remove_stale_staging(folder: Path) -> None:
