@@ -220,7 +220,7 @@ def _convert(entry: WeightEntry, source: Path, dest: Path, records: List[dict]) 
         found = formats.detect_format(source)
         if found != entry.source_format:
             raise DownloadError(f"expected a {entry.source_format} checkpoint, got a {found} file")
-        _, tensors = formats.read_tensors(source)
+        _, tensors = formats.read_tensors(source, convert.torch_shapes_check(source.name))
         weights = {n: a for n, a in tensors.items()
                    if entry.source_format != "tf1" or n.startswith(convert.TF_PREFIX)}
         wrong = [f"{n} ({a.dtype})" for n, a in weights.items() if a.dtype != np.float32]
