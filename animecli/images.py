@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -11,6 +9,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from animecli import files
 from animecli.errors import InvalidInputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -40,23 +39,35 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported pixel type {array.dtype}")
 
 
-def load_picture(path: Path) -> Picture:
+#: Pictures larger than this are refused unless processed smaller (``--max-size``): stylizing one at full
+#: size needs several GB per 100 MP, and a few hundred bytes of PNG can claim billions of pixels.
+DEFAULT_MAX_MEGAPIXELS = 100
+#: OpenCV refuses to decode more pixels than this (its CV_IO_MAX_IMAGE_PIXELS default).
+DECODE_PIXEL_CAP = 1 << 30
+_REDUCED_COLOR = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def load_picture(path: Path, max_megapixels: Optional[float] = None, max_size: Optional[int] = None) -> Picture:
     """Decode an image file into RGB uint8 (+ alpha), with its EXIF orientation applied.
 
     Grayscale becomes 3 channels, 16-bit is rounded to 8-bit, an alpha channel is returned separately.
+    A picture of more than ``max_megapixels`` (read from the header when it is a PNG or JPEG, before
+    decoding) is refused, unless ``max_size`` is given: it is then decoded reduced (JPEG natively at
+    1/2, 1/4 or 1/8; other formats are decoded whole then reduced by OpenCV), without its alpha, and
+    returned shrunk to ``max_size`` on the long side.
     Raises ``InvalidInputError`` naming the file when it cannot be read or decoded.
     """
     path = Path(path)
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as err:
-        raise InvalidInputError(f"{path}: cannot read ({err.strerror or err})") from err
-    if data.size == 0:
-        raise InvalidInputError(f"{path}: empty file")
+    size = peek_size(path)
+    reduce = check_size(path, size, max_megapixels, max_size)
+    data = read_bytes(path)
+    if reduce:
+        flag = _REDUCED_COLOR.get(_reduction(size, max_size), cv2.IMREAD_COLOR)
+        return _shrunk(decode(path, data, flag), max_size)
     # COLOR|ANYDEPTH applies the EXIF orientation and keeps 16-bit depth; alpha needs UNCHANGED.
-    colour = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    if colour is None:
-        raise InvalidInputError(f"{path}: not a decodable image (corrupt, truncated or not a picture)")
+    colour = decode(path, data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if size is None and check_size(path, colour.shape[1::-1], max_megapixels, max_size):  # header not read
+        return _shrunk(colour, max_size)
     alpha = None
     if path.suffix.lower() in ALPHA_SUFFIXES:
         raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -64,6 +75,78 @@ def load_picture(path: Path) -> Picture:
             alpha = _to_uint8(raw[:, :, 3])
     rgb = cv2.cvtColor(_to_uint8(colour), cv2.COLOR_BGR2RGB)
     return Picture(np.ascontiguousarray(rgb), alpha)
+
+
+def check_size(path: Path, size: Optional[Tuple[int, int]], max_megapixels: Optional[float] = None,
+               max_size: Optional[int] = None) -> bool:
+    """Whether ``size`` (width, height; None: unknown) is past the limit but allowed reduced; raises
+    ``InvalidInputError`` when it is past the limit without ``max_size``, or past what OpenCV decodes."""
+    if size is None:
+        return False
+    width, height = size
+    pixels = width * height
+    if pixels > DECODE_PIXEL_CAP:
+        raise InvalidInputError(f"{path}: {width}x{height} is past the {DECODE_PIXEL_CAP / 1e6:.0f} MP "
+                                f"that OpenCV can decode")
+    if not max_megapixels or pixels <= max_megapixels * 1e6:
+        return False
+    if max_size:
+        return True
+    raise InvalidInputError(
+        f"{path}: {width}x{height} ({pixels / 1e6:.0f} MP) is past the {max_megapixels:g} MP limit: process it "
+        f"smaller with --max-size (e.g. --max-size 4096), or raise the limit with "
+        f"--max-megapixels {int(pixels / 1e6) + 1}")
+
+
+def _shrunk(bgr: np.ndarray, max_size: int) -> Picture:
+    """A decoded BGR picture as 8-bit RGB, shrunk so its long side is ``max_size``."""
+    return Picture(cv2.cvtColor(resize_to_max_side(_to_uint8(bgr), max_size), cv2.COLOR_BGR2RGB))
+
+
+def _reduction(size: Tuple[int, int], max_size: int) -> int:
+    """The largest decoder reduction (1, 2, 4 or 8) that keeps the long side at least ``max_size``."""
+    return max((f for f in (1, 2, 4, 8) if max(size) // f >= max_size), default=1)
+
+
+def read_bytes(path: Path) -> np.ndarray:
+    """A file's bytes for ``cv2.imdecode`` (works with non-ASCII paths), without a PNG's ICC profile:
+    OpenCV ignores it, and libpng warns on stderr about common ones ("iCCP: known incorrect sRGB
+    profile"). Raises ``InvalidInputError`` naming the file."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as err:
+        raise InvalidInputError(f"{path}: cannot read ({err.strerror or err})") from err
+    if data.size == 0:
+        raise InvalidInputError(f"{path}: empty file")
+    return without_icc_profile(data)
+
+
+def without_icc_profile(data: np.ndarray) -> np.ndarray:
+    """``data`` without its PNG ``iCCP`` chunk (which comes before the first ``IDAT``), if it has one."""
+    head = data[:8].tobytes()
+    if head != _PNG_SIGNATURE:
+        return data
+    position = 8
+    while position + 8 <= data.size:
+        length = int.from_bytes(data[position:position + 4].tobytes(), "big")
+        kind = data[position + 4:position + 8].tobytes()
+        if kind in (b"IDAT", b"IEND"):
+            break
+        if kind == b"iCCP":
+            return np.concatenate([data[:position], data[position + 12 + length:]])
+        position += 12 + length
+    return data
+
+
+def decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray:
+    """``cv2.imdecode`` with a one-line error naming the file instead of None or OpenCV's raw text."""
+    try:
+        image = cv2.imdecode(data, flags)
+    except cv2.error as err:
+        raise InvalidInputError(f"{path}: OpenCV cannot decode it ({str(err).strip().splitlines()[-1]})") from err
+    if image is None:
+        raise InvalidInputError(f"{path}: not a decodable image (corrupt, truncated or not a picture)")
+    return image
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -132,28 +215,13 @@ def encode_image(suffix: str, rgb: np.ndarray, quality: int = 95, alpha: Optiona
     return buffer.tobytes()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_image(path: Path, rgb: np.ndarray, quality: int = 95, alpha: Optional[np.ndarray] = None) -> None:
     """Encode by the file's suffix and write atomically (temp file + rename)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidInputError(f"{path}: unsupported output format {path.suffix!r} "
                                 f"(use one of {', '.join(IMAGE_SUFFIXES)})")
-    atomic_write_bytes(path, encode_image(path.suffix, rgb, quality, alpha))
+    files.atomic_write_bytes(path, encode_image(path.suffix, rgb, quality, alpha))
 
 
 def max_side_size(width: int, height: int, max_size: Optional[int]) -> Tuple[int, int]:

@@ -37,12 +37,14 @@ class RuntimeInfo:
 
 
 def prepare_environment() -> None:
-    """Set the environment MindSpore reads at import: quiet logs, and its files kept out of the cwd."""
+    """Set the environment MindSpore (and OpenCV) read at import: quiet logs, and files kept out of the cwd."""
     work = settings.anime_home() / "mindspore"
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GLOG_v", "3")  # errors only
     os.environ.setdefault("GLOG_logtostderr", "1")
     os.environ.setdefault("GLOG_log_dir", str(work / "logs"))
+    # OpenCV's "[ WARN:0@..." lines about a corrupt picture only repeat the one-line error that names it.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("MS_COMPILER_CACHE_PATH", str(work))
     # OpenMP threads of fused kernels must not spin against MindSpore's own pool.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

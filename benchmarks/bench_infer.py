@@ -244,7 +244,7 @@ def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
 
     started = time.perf_counter()
     weights = load_generator_weights(weights=WEIGHTS)
-    jobs, _ = plan_jobs([inputs], Path(output))
+    jobs, _, _ = plan_jobs([inputs], Path(output))
     stylizer, helpers = start_processes(weights, "cpu", jobs, {}, InferOptions(), processes)
     result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
     every = [stylizer.stats] + (helpers.stats if helpers else [])  # one per process that stylized

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -27,6 +26,10 @@ def command(
                                                "Default: the input's.", show_default=False)] = None,
     quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG / WebP quality.")] = 95,
     max_size: _options.MaxSize = None,
+    max_megapixels: Annotated[float, typer.Option(
+        "--max-megapixels", min=0.01, help="Refuse larger pictures, unless --max-size is given: they are then "
+        "read reduced and written at the processed size.")] = 100,  # images.DEFAULT_MAX_MEGAPIXELS (not
+    # imported here: it loads OpenCV)
     keep_processed_size: Annotated[bool, typer.Option(
         "--keep-processed-size", help="With --max-size, keep the smaller processed size.")] = False,
     brightness: _options.Brightness = False,
@@ -46,20 +49,25 @@ def command(
     from animecli.pipelines.infer_helpers import start_processes
     from animecli.weights.resolve import load_generator_weights
 
-    inputs, output = paths[:-1], Path(paths[-1])
-    jobs, refused = plan_jobs(inputs, output, recursive=recursive, ext=ext)
+    inputs = paths[:-1]
+    options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side,
+                           max_megapixels=max_megapixels, max_size=max_size)
+    jobs, refused, skipped = plan_jobs(inputs, paths[-1], recursive=recursive, ext=ext, options=options)
     if not jobs and not refused:
         raise InvalidInputError(f"no pictures found in {', '.join(inputs)}")
+    if not jobs:  # every picture was refused: no model to load
+        _console.print_summary("anime infer", 0, skipped, refused, 0.0, quiet=quiet)
+        raise typer.Exit(1)
     reporter = _console.RichReporter(quiet=quiet)
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
-    options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side)
     to_do = [job for job in jobs if not is_skipped(job, options)]  # a re-run may have little left to do
     settings = dict(max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
     stylizer, helpers = start_processes(loaded, device, to_do, settings, options, workers)
     try:
         runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
-        result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, helpers=helpers)
+        result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, helpers=helpers,
+                           skipped=skipped)
     finally:
         if helpers is not None:
             helpers.stop()

@@ -122,7 +122,8 @@ def command(
     plan = plan_training(style, overrides, out=out, name=name, resume=resume)
     if dry_run:
         typer.echo(describe(plan))
-        _dataset_report(check_dataset, plan.config, quiet)
+        if not _dataset_report(check_dataset, plan.config, quiet):
+            raise typer.Exit(1)  # a dry run that finds a problem fails, so scripts can rely on it
         return
     reporter = _console.RichReporter(quiet=quiet)
     result = train(plan, vgg=vgg, device=device, workers=workers, distributed=distributed,
@@ -134,7 +135,8 @@ def command(
         raise typer.Exit(130)
 
 
-def _dataset_report(check_dataset, config, quiet: bool) -> None:
+def _dataset_report(check_dataset, config, quiet: bool) -> bool:
+    """Print what the dataset check found; False when it found a problem."""
     from animecli.errors import InvalidInputError
 
     try:
@@ -143,11 +145,12 @@ def _dataset_report(check_dataset, config, quiet: bool) -> None:
         _console.err_console.print(f"[yellow]dataset:[/] {exc}", markup=True, soft_wrap=True)
         if exc.hint:
             _console.err_console.print(f"[dim]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
-        return
+        return False
     _console.info(f"dataset: {len(files.photos)} photos, {len(files.style)} style, {len(files.smooth)} smooth "
                   f"images; {files.steps_per_epoch(config.batch_size)} steps per epoch", quiet)
     for path, reason in files.skipped:
         _console.info(f"skipped {path}: {reason}", quiet)
+    return True
 
 
 def _report(result, quiet: bool) -> None:

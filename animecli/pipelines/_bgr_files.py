@@ -13,20 +13,14 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-from animecli import images
+from animecli import files, images
 from animecli.errors import InvalidInputError
 
 
 def read_bgr(path: Path) -> np.ndarray:
     """Decode like ``cv2.imread(path)``: HxWx3 uint8 BGR. Raises ``InvalidInputError`` naming the file."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as err:
-        raise InvalidInputError(f"{path}: cannot read ({err.strerror or err})") from err
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise InvalidInputError(f"{path}: not a decodable image (corrupt, truncated or not a picture)")
-    return image
+    images.check_size(path, images.peek_size(path))
+    return images.decode(path, images.read_bytes(path), cv2.IMREAD_COLOR)
 
 
 def write_bgr(path: Path, image: np.ndarray) -> None:
@@ -37,7 +31,7 @@ def write_bgr(path: Path, image: np.ndarray) -> None:
         raise InvalidInputError(f"{path}: cannot encode an image as {path.suffix!r}") from err
     if not ok:
         raise InvalidInputError(f"{path}: cannot encode an image as {path.suffix!r}")
-    images.atomic_write_bytes(path, encoded.tobytes())
+    files.atomic_write_bytes(path, encoded.tobytes())
 
 
 def scan_folder(folder: Path) -> Tuple[List[Path], List[Tuple[Path, str]]]:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from animecli import images
+from animecli import files, images
 from animecli.errors import InvalidInputError
 from animecli.ops.brightness import average_brightness, match_brightness
 from animecli.pipelines._batch import BatchResult, run_batch
@@ -25,9 +25,9 @@ def _match_file(output: Path, source: Path, target: Path) -> tuple:
     return ()
 
 
-def _by_stem(files: List[Path]) -> Dict[str, List[Path]]:
+def _by_stem(paths: List[Path]) -> Dict[str, List[Path]]:
     stems: Dict[str, List[Path]] = defaultdict(list)
-    for path in files:
+    for path in paths:
         stems[path.stem].append(path)
     return stems
 
@@ -87,5 +87,6 @@ def match_brightness_paths(source: Path, target: Path, output: Path, *, workers:
         tasks = _plan_files(source, target, output)
     else:
         raise InvalidInputError(f"{source}, {target}: give two files or two folders")
+    files.check_writable_folders(output.parent for _, output, _ in tasks)
     return run_batch(_match_file, tasks, result, overwrite=overwrite, workers=workers, reporter=reporter,
                      description="Matching brightness")

@@ -10,11 +10,11 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from animecli import images
+from animecli import files, images
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import NullReporter, Reporter
 
@@ -42,12 +42,14 @@ class InferResult:
 
 @dataclass
 class InferOptions:
-    """Output choices of ``anime infer``."""
+    """Output choices of ``anime infer``, and how large a picture it reads (see ``images.load_picture``)."""
 
     ext: Optional[str] = None
     quality: int = 95
     overwrite: bool = False
     side_by_side: bool = False
+    max_megapixels: float = images.DEFAULT_MAX_MEGAPIXELS
+    max_size: Optional[int] = None
 
 
 def _normalise_ext(ext: Optional[str]) -> Optional[str]:
@@ -91,27 +93,47 @@ def expand_inputs(inputs: Sequence[str], recursive: bool) -> List[Tuple[Path, Pa
     return pairs
 
 
-def plan_jobs(inputs: Sequence[str], output: Path, recursive: bool = False,
-              ext: Optional[str] = None) -> Tuple[List[Job], List[Tuple[Path, str]]]:
-    """Decide every output path; returns the jobs and the inputs refused at planning time (with reasons).
+class JobPlan(NamedTuple):
+    """What ``plan_jobs`` decided: the jobs, the inputs refused (failures) and those skipped (non-pictures
+    found in folders or by patterns), each with the reason."""
 
-    ``output`` is a file name when the only input is one file and ``output`` has an image suffix,
-    else a folder that mirrors the inputs' sub-folders, with the same stems and ``ext`` (default: kept).
-    All returned paths are absolute.
+    jobs: List[Job]
+    refused: List[Tuple[Path, str]]
+    skipped: List[Tuple[Path, str]]
+
+
+def plan_jobs(inputs: Sequence[str], output: Union[str, Path], recursive: bool = False,
+              ext: Optional[str] = None, options: Optional[InferOptions] = None) -> JobPlan:
+    """Decide every output path (all absolute) and check that the output folders can be written.
+
+    Pictures whose header shows more than ``options.max_megapixels`` without ``options.max_size``, or
+    more than OpenCV decodes, are refused here, before any model work.
+
+    ``output`` is a file when it has a picture suffix and is not an existing folder: the only input
+    must then be one file. Otherwise it is a folder that mirrors the inputs' sub-folders, with the same
+    stems and ``ext`` (default: kept); a name with another suffix is refused as a likely typo unless it
+    is an existing folder or ends with a slash.
     """
     suffix = _normalise_ext(ext)
+    options = options or InferOptions()
     pairs = expand_inputs(inputs, recursive)
-    single_file = len(inputs) == 1 and Path(inputs[0]).expanduser().is_file()
+    named_files = {Path(i).expanduser().absolute() for i in inputs if Path(i).expanduser().is_file()}
+    to_file = _output_is_file(inputs, output)
     output = Path(output).expanduser().absolute()
-    if single_file and images.is_image_path(output) and not output.is_dir():
+    if to_file:
         pairs = [(pairs[0][0], None)]
     sources = {p.resolve() for p, _ in pairs}
-    jobs: List[Job] = []
-    refused: List[Tuple[Path, str]] = []
+    plan = JobPlan([], [], [])
     claimed = {}
     for source, relative in pairs:
         if not images.is_image_path(source):
-            refused.append((source, "not an image file (by its suffix)"))
+            (plan.refused if source in named_files else plan.skipped).append(
+                (source, "not an image file (by its suffix)"))
+            continue
+        try:
+            images.check_size(source, images.peek_size(source), options.max_megapixels, options.max_size)
+        except InvalidInputError as err:
+            plan.refused.append((source, str(err)))
             continue
         if relative is None:
             target = output
@@ -119,13 +141,31 @@ def plan_jobs(inputs: Sequence[str], output: Path, recursive: bool = False,
             target = output / relative.with_suffix(suffix or source.suffix.lower())
         resolved = target.resolve()
         if resolved in sources:
-            refused.append((source, f"its output {target} would overwrite an input"))
+            plan.refused.append((source, f"its output {target} would overwrite an input"))
         elif resolved in claimed:
-            refused.append((source, f"its output {target} is also the output of {claimed[resolved]}"))
+            plan.refused.append((source, f"its output {target} is also the output of {claimed[resolved]}"))
         else:
             claimed[resolved] = source
-            jobs.append(Job(source, target))
-    return jobs, refused
+            plan.jobs.append(Job(source, target))
+    files.check_writable_folders(job.target.parent for job in plan.jobs)
+    return plan
+
+
+def _output_is_file(inputs: Sequence[str], output: Union[str, Path]) -> bool:
+    """Whether OUTPUT names a picture file; raises for a suffix that is no picture format, or for a
+    picture file name given several inputs."""
+    text = str(output)
+    path = Path(text).expanduser()
+    if text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+        return False
+    formats = ", ".join(images.IMAGE_SUFFIXES)
+    if not images.is_image_path(path):
+        raise InvalidInputError(f"{text}: unknown picture format {path.suffix!r} (use one of {formats})",
+                                hint=f"to write into a folder of that name, end it with a slash: {text}/")
+    if len(inputs) != 1 or not Path(inputs[0]).expanduser().is_file():
+        raise InvalidInputError(f"{text}: a file name, but several pictures would go there",
+                                hint="name an output folder for several inputs, a folder or a pattern")
+    return True
 
 
 def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -141,17 +181,16 @@ def is_skipped(job: Job, options: InferOptions) -> bool:
 
 def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
               reporter: Optional[Reporter] = None, refused: Sequence[Tuple[Path, str]] = (),
-              helpers: Optional["HelperProcesses"] = None) -> InferResult:
+              helpers: Optional["HelperProcesses"] = None, skipped: Sequence[Tuple[Path, str]] = ()) -> InferResult:
     """Stylize every job: decoding runs ahead and writing runs behind the computation.
 
     With ``helpers`` (started processes, see ``infer_helpers``), this process and the helpers take the
     jobs one at a time from a shared queue, so both share out the work whatever the picture sizes.
+    Failures are recorded in the result, not reported as warnings: the caller's summary lists each once.
     """
     reporter = reporter or NullReporter()
     started = time.perf_counter()
-    result = InferResult(failed=list(refused))
-    for source, reason in refused:
-        reporter.warn(f"{source}: {reason}")
+    result = InferResult(failed=list(refused), skipped=list(skipped))
     todo = []
     for job in jobs:
         if is_skipped(job, options):
@@ -169,7 +208,6 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
     def failed(job: Job, message: str) -> None:
         with lock:
             result.failed.append((job.source, message))
-        reporter.warn(message)
         reporter.advance(1)
 
     if helpers is None:
@@ -211,7 +249,8 @@ def stylize_jobs(take: Callable[[], Optional[Job]], stylize: Callable[[np.ndarra
                 job = take()
                 if job is None:
                     break
-                claimed.append((job, reader.submit(images.load_picture, job.source)))
+                claimed.append((job, reader.submit(images.load_picture, job.source, options.max_megapixels,
+                                                   options.max_size)))
             if not claimed:
                 break
             job, loading = claimed.popleft()

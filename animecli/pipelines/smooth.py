@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Tuple
 
+from animecli import files
 from animecli.errors import InvalidInputError
 from animecli.ops.smooth import edge_smooth
 from animecli.pipelines._batch import BatchResult, run_batch
@@ -40,12 +41,14 @@ def smooth_folder(source: Path, target: Path, *, size: int = 256, workers: Optio
                   overwrite: bool = False, reporter: Optional[Reporter] = None) -> BatchResult:
     """Edge-smooth every image of ``source`` into ``target`` (``size`` 0 keeps each image's size).
 
-    Existing outputs are skipped unless ``overwrite``; other files are skipped and reported;
+    ``target`` must be creatable and writable (checked first). Existing outputs are skipped unless
+    ``overwrite``; other files are skipped and reported;
     unreadable images fail without stopping the others. Runs ``workers`` processes (default: all cores).
     """
     if size < 0:
         raise InvalidInputError(f"--size must be 0 (keep each image's size) or positive, got {size}")
     images, others = scan_folder(Path(source))
+    files.check_writable_folders([Path(target)])
     result = BatchResult(skipped=list(others))
     tasks = [(image, Path(target) / image.name, (image, size)) for image in images]
     return run_batch(_smooth_file, tasks, result, overwrite=overwrite, workers=workers, reporter=reporter,

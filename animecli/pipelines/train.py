@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from animecli.errors import InvalidInputError
-from animecli.images import atomic_write_bytes
+from animecli.files import atomic_write_bytes
 from animecli.progress import NullReporter, Reporter
 from animecli.training.checkpoint import STATE_FILE, TrainState, load_state, state_file
 from animecli.training.config import TrainConfig, build_config

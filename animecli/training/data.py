@@ -30,6 +30,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from animecli import images
 from animecli.errors import InvalidInputError
 
 COLUMNS = ("photo", "anime", "anime_gray", "smooth_gray")
@@ -109,7 +110,7 @@ def _images_in(folder: Path, skipped: List[Tuple[Path, str]]) -> List[Path]:
 
 def _read_rgb(path: Path) -> Optional[np.ndarray]:
     """The picture at ``path`` as 8-bit RGB, or None when OpenCV cannot decode it."""
-    bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+    bgr = cv2.imdecode(images.without_icc_profile(np.fromfile(str(path), dtype=np.uint8)), cv2.IMREAD_COLOR)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

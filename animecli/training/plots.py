@@ -9,7 +9,7 @@ from typing import Dict, List, Sequence
 import cv2
 import numpy as np
 
-from animecli.images import atomic_write_bytes
+from animecli.files import atomic_write_bytes
 
 _META_KEYS = ("step", "epoch", "phase", "time")
 _PANEL_W, _PANEL_H = 420, 220

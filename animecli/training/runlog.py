@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-from animecli.images import atomic_write_bytes
+from animecli.files import atomic_write_bytes
 
 
 class LossLog:

@@ -7,12 +7,14 @@ ffmpeg runs in passes, each writing a hidden temporary file next to OUT:
 3. both are remuxed (``-c:v copy``, ``-c:a copy``); only when OUT's container cannot hold an audio codec is
    it re-encoded (AAC, or Opus for WebM). The source's display rotation is set again on the stored frames.
 OUT appears only at the end (``os.replace``); ``abort`` kills ffmpeg and removes the temporary files.
+Temporary names carry the writer's pid: a new writer removes those of killed processes beside OUT.
 GIF output is one pass (per-frame palettes, so nothing is buffered) and keeps frames upright.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from animecli import files
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import Reporter
 from animecli.video import ffmpeg, mp4crop
@@ -33,6 +36,9 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 # RGB -> BT.709 limited-range 4:2:0, tagged as such (players assume BT.709 for HD anyway).
 _YUV = ["-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
                "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"]
+
+#: The temporary files of a writer (group 1: its pid), e.g. ``.clip.4242-1a2b3c4d.video.mp4``.
+TEMP_NAME = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}\.(partial|video|audio)\.")
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,7 @@ class VideoWriter:
         self.size = (width, height)
         needs_even = plan.codec is not None and CODECS[plan.codec].even_size
         self.pad = (height % 2, width % 2) if needs_even else (0, 0)
+        files.remove_dead_leftovers(plan.path.parent, TEMP_NAME)
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
         stem = f".{plan.path.stem}.{token}"
         self.final_temp = plan.path.with_name(f"{stem}.partial{plan.path.suffix}")

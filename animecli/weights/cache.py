@@ -8,9 +8,12 @@ Layout under the cache root (``--cache-dir``, else ``$ANIME_HOME``, else ``$XDG_
         source/              the original files, with --keep-source
         .lock                taken while a process fetches this entry
 
-A download goes to a process-unique ``.*.incomplete`` folder beside the final place, is checked (size
-and published hash, else the structure: names, shapes, dtypes), converted, and only then moved into
-place with ``os.replace``; the folder is removed in ``finally``. The lock only saves duplicate work.
+A download goes to a process-unique ``.<pid>-*.incomplete`` folder beside the final place, is checked
+(size and published hash, else the structure: names, shapes, dtypes), converted, and only then moved
+into place with ``os.replace``; the folder is removed in ``finally``. The lock only saves duplicate work.
+A process killed mid-download cannot remove its folder: the next fetch (holding the lock) takes over
+the partial file of a dead process and resumes it with an HTTP Range request, then removes its folder.
+A resumed file that fails its check is fetched once more from the start.
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from animecli import __version__, settings
+from animecli import __version__, files, settings
 from animecli.errors import (AnimeError, ChecksumMismatchError, DownloadError, WeightsNotCachedError)
 from animecli.progress import NullReporter, Reporter
 from animecli.weights import registry
@@ -39,7 +42,7 @@ from animecli.weights.registry import WeightEntry, WeightFile
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 SOURCE_DIR = "source"
-_STALE_SECONDS = 24 * 3600  # an .incomplete folder this old was left by a killed process
+_STAGING = re.compile(r"^\.(\d+)-.+\.incomplete$")  # group 1: the pid of the fetching process
 
 
 def cache_root(cache_dir: Optional[Path] = None) -> Path:
@@ -128,8 +131,8 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
                     f"cached {entry.name} weights are corrupt: {'; '.join(problems)}",
                     hint=_fetch_hint(entry, cache_dir))
             raise WeightsNotCachedError(
-                f"{entry.name} weights are not in the cache ({current.path} is missing) and ANIME_OFFLINE "
-                f"is set", hint=_fetch_hint(entry, cache_dir))
+                f"{entry.name} weights are not in the cache ({_absent(current)}) and ANIME_OFFLINE is set",
+                hint=_fetch_hint(entry, cache_dir))
         if corrupt:
             reporter.warn(f"cached {entry.name} weights are corrupt ({'; '.join(problems)}); downloading again")
         try:
@@ -144,6 +147,14 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
         return path
 
 
+def _absent(current: CacheState) -> str:
+    """What is missing from an entry without a (readable) manifest: the ready file, else the manifest."""
+    if not current.path.is_file():
+        return f"{current.path} is missing"
+    manifest = current.path.parent / MANIFEST
+    return f"{manifest} is {'unreadable' if manifest.exists() else 'missing'}"
+
+
 def _fetch_hint(entry: WeightEntry, cache_dir: Optional[Path]) -> str:
     where = cache_root(cache_dir) / "weights"
     return (f"run `anime download-weights {entry.name}` on a connected machine and copy {where} here "
@@ -153,16 +164,14 @@ def _fetch_hint(entry: WeightEntry, cache_dir: Optional[Path]) -> str:
 def _fetch(entry: WeightEntry, folder: Path, reporter: Reporter, keep_source: bool,
            policy: DownloadPolicy) -> Path:
     """Download every file of ``entry``, verify, convert, then move into place and write the manifest."""
-    _remove_stale_staging(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".{os.getpid()}-", suffix=".incomplete", dir=folder))
     try:
+        resumed = _adopt_partial_files(folder, staging, entry)
         records = []
         for number, wfile in enumerate(entry.files, 1):
             tmp = staging / wfile.filename
             label = entry.name if len(entry.files) == 1 else f"{entry.name} {number}/{len(entry.files)}"
-            url = download(wfile.urls, tmp, expected_size=wfile.size, reporter=reporter, policy=policy,
-                           description=label)
-            records.append(_verified_record(wfile, tmp, url))
+            records.append(_download_verified(wfile, tmp, wfile.filename in resumed, reporter, policy, label))
         if entry.kind == "generator":
             ready_tmp = staging / ready_filename(entry)
             _convert(entry, staging / entry.main_file.filename, ready_tmp, records)
@@ -185,6 +194,22 @@ def _fetch(entry: WeightEntry, folder: Path, reporter: Reporter, keep_source: bo
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _download_verified(wfile: WeightFile, tmp: Path, resume: bool, reporter: Reporter, policy: DownloadPolicy,
+                       label: str) -> dict:
+    """Download ``wfile`` to ``tmp`` (continuing its partial content when ``resume``) and check it; a
+    resumed file that fails the check is downloaded once more from the start."""
+    url = download(wfile.urls, tmp, expected_size=wfile.size, reporter=reporter, policy=policy,
+                   description=label, resume=resume)
+    try:
+        return _verified_record(wfile, tmp, url)
+    except ChecksumMismatchError:
+        if not resume:
+            raise
+    reporter.warn(f"the resumed {wfile.filename} did not check out; downloading it from the start")
+    url = download(wfile.urls, tmp, expected_size=wfile.size, reporter=reporter, policy=policy, description=label)
+    return _verified_record(wfile, tmp, url)
 
 
 def _verified_record(wfile: WeightFile, path: Path, url: str) -> dict:
@@ -220,7 +245,7 @@ def _convert(entry: WeightEntry, source: Path, dest: Path, records: List[dict]) 
         found = formats.detect_format(source)
         if found != entry.source_format:
             raise DownloadError(f"expected a {entry.source_format} checkpoint, got a {found} file")
-        _, tensors = formats.read_tensors(source)
+        _, tensors = formats.read_tensors(source, convert.torch_shapes_check(source.name))
         weights = {n: a for n, a in tensors.items()
                    if entry.source_format != "tf1" or n.startswith(convert.TF_PREFIX)}
         wrong = [f"{n} ({a.dtype})" for n, a in weights.items() if a.dtype != np.float32]
@@ -282,27 +307,24 @@ def _read_manifest(folder: Path) -> Optional[dict]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".incomplete", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    files.atomic_write_bytes(path, json.dumps(data, indent=2).encode("utf-8"), durable=True)
 
 
-def _remove_stale_staging(folder: Path) -> None:
-    """Drop ``.incomplete`` leftovers of processes killed long ago (``finally`` could not run)."""
-    cutoff = time.time() - _STALE_SECONDS
-    for leftover in folder.glob(".*.incomplete"):
-        try:
-            if leftover.stat().st_mtime < cutoff:
-                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        except OSError:
-            pass
+def _adopt_partial_files(folder: Path, staging: Path, entry: WeightEntry) -> List[str]:
+    """Move the largest partial download of each of ``entry``'s files left by dead processes into
+    ``staging``, then remove every leftover of dead processes; returns the names of the adopted files."""
+    leftovers = files.dead_leftovers(folder, _STAGING)
+    adopted = []
+    for wfile in entry.files:
+        partials = [p for p in (leftover / wfile.filename for leftover in leftovers) if p.is_file()]
+        best = max(partials, key=lambda p: p.stat().st_size, default=None)
+        if best is not None and 0 < best.stat().st_size < (wfile.size or float("inf")):
+            os.replace(best, staging / wfile.filename)
+            adopted.append(wfile.filename)
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+    files.remove_dead_leftovers(folder)
+    return adopted
 
 
 @contextmanager

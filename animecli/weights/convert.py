@@ -106,13 +106,24 @@ def _tf_table() -> Dict[str, Tuple[str, Callable]]:
 _TF_TABLE = _tf_table()
 
 
-def _check(params: Dict[str, np.ndarray], unexpected: List[str], source: str) -> Dict[str, np.ndarray]:
-    missing = [n for n in GENERATOR_SHAPES if n not in params]
-    mismatched = [f"{n} {tuple(params[n].shape)} != {GENERATOR_SHAPES[n]}"
-                  for n in GENERATOR_SHAPES if n in params and tuple(params[n].shape) != GENERATOR_SHAPES[n]]
+def check_generator_shapes(shapes: Dict[str, Tuple[int, ...]], unexpected: List[str], source: str) -> None:
+    """Raise ``IncompatibleCheckpointError`` unless ``shapes`` (our names) are exactly the generator's."""
+    missing = [n for n in GENERATOR_SHAPES if n not in shapes]
+    mismatched = [f"{n} {tuple(shapes[n])} != {GENERATOR_SHAPES[n]}"
+                  for n in GENERATOR_SHAPES if n in shapes and tuple(shapes[n]) != GENERATOR_SHAPES[n]]
     if missing or unexpected or mismatched:
         raise IncompatibleCheckpointError(
             f"{source} is not an AnimeGANv2 generator", missing, unexpected, mismatched)
+
+
+def torch_shapes_check(source: str) -> Callable[[Dict[str, Tuple[int, ...]]], None]:
+    """A ``check_torch_shapes`` for ``formats.read_tensors``: refuse a PyTorch file that is not our
+    generator before its tensors are built."""
+    return lambda shapes: check_generator_shapes(shapes, [n for n in shapes if n not in GENERATOR_SHAPES], source)
+
+
+def _check(params: Dict[str, np.ndarray], unexpected: List[str], source: str) -> Dict[str, np.ndarray]:
+    check_generator_shapes({n: a.shape for n, a in params.items()}, unexpected, source)
     return {n: params[n].astype(np.float32, copy=False) for n in GENERATOR_SHAPES}
 
 

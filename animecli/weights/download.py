@@ -1,26 +1,31 @@
 """Streaming HTTP download of one file: resume with Range, bounded retries with backoff, timeout.
 
-Only the standard library (urllib). Bytes go straight to disk in 1 MiB chunks; progress counts
-bytes received, never bytes requested.
+Only the standard library (urllib). Bytes go straight to disk as they arrive (up to 1 MiB at a time); progress counts
+bytes received, never bytes requested. A server that has not answered after ``WAIT_NOTE_SECONDS``
+gets a warning naming it, so a silent wait never looks like a hang.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import re
 import socket
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional, Sequence
+from typing import BinaryIO, Callable, Optional, Sequence
 
 from animecli import __version__, settings
 from animecli.errors import DownloadError
 from animecli.progress import NullReporter, Reporter
 
 CHUNK = 1 << 20
+WAIT_NOTE_SECONDS = 3.0  # a slow answer worth mentioning; most servers answer well within a second
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError,
                    socket.timeout)
@@ -74,20 +79,24 @@ class _Progress:
 
 def download(urls: Sequence[str], dest: Path, *, expected_size: Optional[int] = None,
              description: str = "", reporter: Optional[Reporter] = None,
-             policy: Optional[DownloadPolicy] = None) -> str:
+             policy: Optional[DownloadPolicy] = None, resume: bool = False) -> str:
     """Fetch the first URL that works into ``dest`` (created or truncated) and return that URL.
 
-    Mirrors are tried in order; each gets ``policy.retries`` retries after failures that made no
-    progress (connection errors, timeouts, 5xx). Raises ``DownloadError`` naming every failure.
+    With ``resume``, the first URL continues ``dest``'s partial content with a Range request (a server
+    that ignores it sends the whole file again). Mirrors are tried in order; each gets ``policy.retries``
+    retries after failures that made no progress (connection errors, timeouts, 5xx). Raises
+    ``DownloadError`` naming every failure.
     """
     policy = policy or DownloadPolicy.from_env()
-    progress = _Progress(reporter or NullReporter(), description or dest.name, expected_size)
+    reporter = reporter or NullReporter()
+    progress = _Progress(reporter, description or dest.name, expected_size)
     failures = []
     try:
-        for url in urls:
+        for number, url in enumerate(urls):
             try:
-                with open(dest, "wb") as out:
-                    _download_url(url, out, progress, policy)
+                with open(dest, "r+b" if resume and number == 0 and dest.is_file() else "wb") as out:
+                    out.seek(0, io.SEEK_END)
+                    _download_url(url, out, progress, policy, reporter)
                 return url
             except DownloadError as err:
                 failures.append(str(err))
@@ -96,13 +105,16 @@ def download(urls: Sequence[str], dest: Path, *, expected_size: Optional[int] = 
     raise DownloadError(f"could not download {dest.name}: " + "; ".join(failures))
 
 
-def _download_url(url: str, out: BinaryIO, progress: _Progress, policy: DownloadPolicy) -> None:
-    offset = 0
-    high_water = 0
+def _download_url(url: str, out: BinaryIO, progress: _Progress, policy: DownloadPolicy, reporter: Reporter) -> None:
+    offset = high_water = out.tell()
     failures = 0
     while True:
         try:
-            offset = _attempt(url, out, offset, progress, policy)
+            note = _wait_note(url, reporter, policy, failures + 1)
+            try:
+                offset = _attempt(url, out, offset, progress, policy, on_data=note.cancel)
+            finally:
+                note.cancel()
             return
         except _Retry as err:
             offset = out.tell()
@@ -110,11 +122,25 @@ def _download_url(url: str, out: BinaryIO, progress: _Progress, policy: Download
                 high_water, failures = offset, 0  # progress was made: the budget starts again
             failures += 1
             if failures > policy.retries:
-                raise DownloadError(f"{url}: {err} (gave up after {failures} attempts)") from err
+                attempts = f"{failures} attempts" if failures > 1 else "1 attempt"
+                raise DownloadError(f"{url}: {err} (gave up after {attempts})") from err
             time.sleep(policy.delay(failures))
 
 
-def _attempt(url: str, out: BinaryIO, offset: int, progress: _Progress, policy: DownloadPolicy) -> int:
+def _wait_note(url: str, reporter: Reporter, policy: DownloadPolicy, attempt: int) -> threading.Timer:
+    """A started timer that warns, after ``WAIT_NOTE_SECONDS``, that the attempt still waits for data;
+    cancel it when data arrives."""
+    host = urllib.parse.urlsplit(url).netloc or url
+    tries = f", attempt {attempt} of {policy.retries + 1}" if policy.retries else ""
+    note = threading.Timer(WAIT_NOTE_SECONDS, reporter.warn, args=(
+        f"waiting for {host} to answer ({url}): giving up after {policy.timeout:g} s without data{tries}",))
+    note.daemon = True
+    note.start()
+    return note
+
+
+def _attempt(url: str, out: BinaryIO, offset: int, progress: _Progress, policy: DownloadPolicy,
+             on_data: Callable[[], None]) -> int:
     """One HTTP request; appends to ``out`` from ``offset`` and returns the final size."""
     headers = {"User-Agent": f"animecli/{__version__}", "Accept-Encoding": "identity"}
     if offset:
@@ -127,9 +153,10 @@ def _attempt(url: str, out: BinaryIO, offset: int, progress: _Progress, policy: 
             end = offset + int(length) if length and length.isdigit() else None
             progress.begin(end)
             while True:
-                chunk = response.read(CHUNK)
+                chunk = response.read1(CHUNK)  # what has arrived: a killed process keeps it for a resume
                 if not chunk:
                     break
+                on_data()
                 out.write(chunk)
                 offset += len(chunk)
                 progress.update(offset)

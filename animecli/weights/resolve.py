@@ -9,7 +9,7 @@ from typing import Optional
 from animecli.errors import InvalidInputError
 from animecli.models import UPSAMPLE_MODES
 from animecli.progress import Reporter
-from animecli.weights.convert import generator_params_from
+from animecli.weights.convert import generator_params_from, torch_shapes_check
 from animecli.weights.generator_ckpt import GeneratorWeights, default_meta, meta_from_metadata
 
 
@@ -26,7 +26,7 @@ def read_generator_file(path: Path) -> GeneratorWeights:
         tensors, metadata = read_mindspore_ckpt(path)
         meta = meta_from_metadata(metadata, name=name, source=str(path))
     else:
-        fmt, tensors = read_tensors(path)
+        fmt, tensors = read_tensors(path, torch_shapes_check(str(path)))
         meta = default_meta(fmt, name=name, source=str(path))
     params = generator_params_from(tensors, fmt, source=str(path))
     return GeneratorWeights(params, meta)

@@ -8,14 +8,15 @@ from tests.support.train_data import make_dataset
 from tests.support.cli import run_anime
 
 
-def _dry_run(tmp_path, *args):
+def _dry_run(tmp_path, *args, code=0):
+    """The plan printed by ``anime train --dry-run ARGS``, and stderr; exit code 1 when the dataset has a problem."""
     result = run_anime("train", "--dry-run", *args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == code, result.stderr
     return json.loads(result.stdout), result.stderr
 
 
 def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path):
-    plan, err = _dry_run(tmp_path, "--style", "Hayao", "--name", "first")
+    plan, err = _dry_run(tmp_path, "--style", "Hayao", "--name", "first", code=1)  # no dataset here
     cfg = plan["config"]
     assert plan["run_dir"] == "runs/Hayao/first"
     assert cfg["preset"] == "Hayao" and cfg["weights"]["sty"] == 2.5 and cfg["weights"]["blur"] == 0.8
@@ -38,7 +39,7 @@ def test_new_and_seed_option_spellings(tmp_path):
         "--save_interval", "2", "--n_dis", "2", "--ch", "32", "--wadvg", "10", "--wadvd", "20", "--wcon", "1",
         "--wgra", "3", "--wcol", "4", "--wtv", "0.5", "--wreal", "1.1", "--wfake", "1.2", "--wgray", "1.3",
         "--wblur", "0.2", "--img-size", "128", "--seed", "5", "--val-dir", "v", "--out", "/tmp/runs-root",
-        "--name", "x",
+        "--name", "x", code=1,  # no dataset "elsewhere"
     )
     cfg = plan["config"]
     assert plan["run_dir"] == "/tmp/runs-root/Paprika/x"

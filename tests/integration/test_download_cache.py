@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -204,14 +205,17 @@ def test_truncated_cache_file_is_not_reported_present(mirror, server, tmp_path):
     assert cache.verify(entry, tmp_path) == [f"{path} has 1000 bytes, the manifest says {VGG_SIZE}"]
 
 
-def test_stale_incomplete_folders_do_not_disturb_a_download(mirror, server, tmp_path):
+def test_leftovers_of_dead_processes_are_removed_and_a_bad_partial_is_fetched_again(mirror, server, tmp_path):
     folder = _vgg_dir(tmp_path)
-    stale = folder / ".999999-dead.incomplete"
-    stale.mkdir(parents=True)
-    (stale / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"garbage")
+    dead = folder / ".999999-dead.incomplete"  # no such process: killed mid-download
+    live = folder / f".{os.getpid()}-live.incomplete"  # a running process's download
+    for leftover in (dead, live):
+        leftover.mkdir(parents=True)
+        (leftover / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"garbage")
     path = cache.ensure_weights("vgg19", cache_dir=tmp_path, policy=FAST)
-    assert _digests(path)[0] == VGG_SHA256
-    assert stale.exists()  # recent: it could belong to a live process (removed after a day)
+    assert _digests(path)[0] == VGG_SHA256  # the resumed "garbage" prefix failed its check: fetched again
+    assert [r.range for r in server.requests(H5)] == ["bytes=7-", None]
+    assert not dead.exists() and live.exists()
 
 
 def test_two_racing_downloads_without_the_lock_stay_correct(mirror, server, tmp_path, monkeypatch):

@@ -9,8 +9,9 @@ import sys
 from tests.support.paths import PROJECT_ROOT
 
 
-def run_anime(*args, cwd=None, env=None, timeout=600, input=None):
-    """Run ``python -m animecli ARGS`` as a real subprocess; returns CompletedProcess (text)."""
+def run_anime(*args, cwd=None, env=None, timeout=600, input=None, preexec_fn=None):
+    """Run ``python -m animecli ARGS`` as a real subprocess (``preexec_fn`` runs in the child before
+    it starts); returns CompletedProcess (text)."""
     full_env = dict(os.environ)
     # Set by runtime.prepare_environment() in this process for an earlier test's ANIME_HOME: the child
     # must derive them from its own.
@@ -22,4 +23,5 @@ def run_anime(*args, cwd=None, env=None, timeout=600, input=None):
     return subprocess.run(
         [sys.executable, "-m", "animecli", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
+        preexec_fn=preexec_fn,
     )

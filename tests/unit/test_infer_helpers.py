@@ -40,11 +40,11 @@ def _photos(fixtures, folder, sizes):
 def test_a_helper_takes_jobs_from_the_shared_queue_and_writes_the_same_pictures(
         fixtures, tmp_path, bl_weights, stylizer):
     source = _photos(fixtures, tmp_path / "in", [(64, 48), (64, 48), (40, 56), (64, 48)])
-    alone, _ = plan_jobs([str(source)], tmp_path / "alone")
+    alone, _, _ = plan_jobs([str(source)], tmp_path / "alone")
     alone_result = run_infer(alone, stylizer, InferOptions())
     assert len(alone_result.done) == 4
 
-    shared, _ = plan_jobs([str(source)], tmp_path / "shared")
+    shared, _, _ = plan_jobs([str(source)], tmp_path / "shared")
 
     def wait_for_the_helper(rgb):
         # This process holds its first job until the helper has written the other three.
@@ -70,7 +70,7 @@ def test_a_helper_takes_jobs_from_the_shared_queue_and_writes_the_same_pictures(
 def test_a_helper_that_cannot_start_is_reported_and_its_share_is_done_here(
         fixtures, tmp_path, bl_weights, stylizer):
     source = _photos(fixtures, tmp_path / "in", [(64, 48)] * 3)
-    jobs, _ = plan_jobs([str(source)], tmp_path / "out")
+    jobs, _, _ = plan_jobs([str(source)], tmp_path / "out")
     reporter = Recorder()
     helpers = infer_helpers.HelperProcesses(1, bl_weights, "cpu", {"no_such_setting": 1}, InferOptions())
     result = run_infer(jobs, stylizer, InferOptions(), reporter=reporter, helpers=helpers)
@@ -82,7 +82,7 @@ def test_a_helper_that_cannot_start_is_reported_and_its_share_is_done_here(
 
 def test_large_pictures_stay_in_the_main_process(fixtures, tmp_path, bl_weights, stylizer):
     source = _photos(fixtures, tmp_path / "in", [(64, 48), (80, 64), (64, 48), (64, 48)])
-    jobs, _ = plan_jobs([str(source)], tmp_path / "out")
+    jobs, _, _ = plan_jobs([str(source)], tmp_path / "out")
     large = [job for job in jobs if job.source.name == "p1.png"]
     taken_here = []
 
@@ -101,7 +101,7 @@ def test_large_pictures_stay_in_the_main_process(fixtures, tmp_path, bl_weights,
 def test_which_pictures_helpers_may_take(fixtures, tmp_path):
     source = _photos(fixtures, tmp_path / "in", [(1024, 768), (960, 640), (1280, 720)])
     images.write_image(source / "p3.bmp", images.read_image(source / "p2.png"))  # size not read from BMP headers
-    jobs, _ = plan_jobs([str(source)], tmp_path / "out")
+    jobs, _, _ = plan_jobs([str(source)], tmp_path / "out")
     names = lambda selected: sorted(job.source.name for job in selected)  # noqa: E731
     assert infer_helpers.SHARED_MAX_PIXELS == 750_000
     assert names(infer_helpers.main_process_jobs(jobs, None)) == ["p0.png", "p2.png"]
@@ -128,7 +128,7 @@ def test_default_process_count(monkeypatch):
 
 def test_plan_processes(fixtures, tmp_path, monkeypatch):
     source = _photos(fixtures, tmp_path / "in", [(1024, 768), (64, 48), (1280, 720), (64, 48)])
-    jobs, _ = plan_jobs([str(source)], tmp_path / "out")
+    jobs, _, _ = plan_jobs([str(source)], tmp_path / "out")
     large = [jobs[0], jobs[2]]
     assert infer_helpers.plan_processes(2, "cpu", jobs, None) == (2, large)
     assert infer_helpers.plan_processes(3, "cpu", jobs, None) == (3, large)  # two helpers for two small pictures

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -54,11 +55,15 @@ def detect_format(path) -> str:
     )
 
 
-def read_tensors(path) -> tuple[str, dict[str, np.ndarray]]:
-    """Detect the format of ``path`` and read it: (format, ``{name: array}`` as the source names them)."""
+def read_tensors(path, check_torch_shapes: Optional[Callable[[dict], None]] = None) -> tuple[str, dict[str, np.ndarray]]:
+    """Detect the format of ``path`` and read it: (format, ``{name: array}`` as the source names them).
+
+    ``check_torch_shapes`` sees a PyTorch file's ``{name: shape}`` before its data is read (see
+    ``read_torch_state_dict``).
+    """
     fmt = detect_format(path)
     if fmt == "torch":
-        return fmt, read_torch_state_dict(path)
+        return fmt, read_torch_state_dict(path, check_torch_shapes)
     if fmt == "tf1":
         return fmt, read_tf1_checkpoint(path)
     if fmt == "keras_h5":

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from animecli.errors import CheckpointFormatError, InvalidInputError
+from animecli.files import atomic_path
 from animecli.weights.formats._protobuf import CorruptData, fields, int64, packed_varints, varint
 
 META_KEY = "__animecli_meta__"
@@ -50,8 +49,7 @@ _WRITABLE = {dtype.newbyteorder("=") for dtype in _DTYPES.values()}
 def write_mindspore_ckpt(path, tensors: dict, metadata: dict) -> None:
     """Write ``tensors`` and ``metadata`` (JSON-able values) to ``path`` atomically, with a CRC.
 
-    The file is complete or absent: it is written in a private folder beside ``path`` and then
-    moved into place with ``os.replace``.
+    The file is complete or absent: it is written beside ``path`` and then renamed into place.
     """
     import mindspore as ms
 
@@ -67,14 +65,8 @@ def write_mindspore_ckpt(path, tensors: dict, metadata: dict) -> None:
             raise ValueError(f"{name}: a MindSpore checkpoint cannot hold an empty array")
         arrays[name] = array.astype(array.dtype.newbyteorder("="), copy=False)
     meta_text = json.dumps(dict(metadata), sort_keys=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".anime-", dir=path.parent))
-    try:
-        staged = scratch / "weights.ckpt"
+    with atomic_path(path, suffix=".ckpt") as staged:  # also gives the mode open() would (MindSpore leaves files read-only)
         ms.save_checkpoint(arrays, str(staged), append_dict={META_KEY: meta_text}, crc_check=True)
-        os.chmod(staged, 0o644)  # MindSpore leaves its files read-only
-        os.replace(staged, path)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def read_mindspore_ckpt(path) -> tuple[dict[str, np.ndarray], dict]:

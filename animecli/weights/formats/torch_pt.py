@@ -15,10 +15,11 @@ import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
-from animecli.errors import CheckpointFormatError, UnsafeCheckpointError
+from animecli.errors import AnimeError, CheckpointFormatError, UnsafeCheckpointError
 
 # What ``torch.save`` wrote before torch 1.6 (or with _use_new_zipfile_serialization=False):
 # a protocol-2 pickle of this magic number.
@@ -40,13 +41,15 @@ _STORAGE_DTYPES = {
 }
 
 
-def read_torch_state_dict(path) -> dict[str, np.ndarray]:
+def read_torch_state_dict(path, check_shapes: Optional[Callable[[dict], None]] = None) -> dict[str, np.ndarray]:
     """Read the tensors of a ``torch.save`` zip file as ``{name: array}`` (names and layout as saved).
 
     A plain state_dict gives its own keys; tensors inside nested dicts/lists (e.g. a training
     checkpoint ``{"model": state_dict, "epoch": 3}``) get dotted names (``model.conv.weight``);
     other plain values are ignored. Raises UnsafeCheckpointError when the pickle asks for
     anything but tensor data, CheckpointFormatError when the file is not a readable zip checkpoint.
+    ``check_shapes`` gets ``{name: shape}`` before any tensor data is read or built, and raises to
+    refuse the file: a few hundred bytes can describe a tensor of billions of values.
     """
     path = Path(path)
     with open(path, "rb") as fh:
@@ -67,19 +70,21 @@ def read_torch_state_dict(path) -> dict[str, np.ndarray]:
             loader = _StorageLoader(archive, root)
             pickled = archive.read(root + "data.pkl")
             obj = _RestrictedUnpickler(io.BytesIO(pickled), path, loader.load).load()
-        except UnsafeCheckpointError:
+            if not isinstance(obj, Mapping):
+                raise CheckpointFormatError(f"{path}: holds a {type(obj).__name__}, not a state_dict")
+            references: dict[str, _TensorRef] = {}
+            _collect(obj, "", references)
+            if not references:
+                raise CheckpointFormatError(f"{path}: holds no tensors")
+            if check_shapes is not None:
+                check_shapes({name: ref.size for name, ref in references.items()})
+            return {name: ref.materialise(loader) for name, ref in references.items()}
+        except AnimeError:  # UnsafeCheckpointError, CheckpointFormatError, what check_shapes raises
             raise
         except _Corrupt as err:
             raise CheckpointFormatError(f"{path}: {err}") from err
         except Exception as err:
             raise CheckpointFormatError(f"{path}: corrupt PyTorch checkpoint ({type(err).__name__}: {err})") from err
-    if not isinstance(obj, Mapping):
-        raise CheckpointFormatError(f"{path}: holds a {type(obj).__name__}, not a state_dict")
-    tensors: dict[str, np.ndarray] = {}
-    _collect(obj, "", tensors)
-    if not tensors:
-        raise CheckpointFormatError(f"{path}: holds no tensors")
-    return tensors
 
 
 def _archive_root(archive: zipfile.ZipFile, path: Path) -> str:
@@ -111,20 +116,42 @@ class _StorageType:
         self.dtype = _STORAGE_DTYPES[name]
 
 
+class _Storage:
+    """A storage named in the pickle: its dtype, file and element count; the data is read when needed."""
+
+    __slots__ = ("storage_type", "member", "numel")
+
+    def __init__(self, storage_type: _StorageType, member: str, numel: int):
+        self.storage_type, self.member, self.numel = storage_type, member, numel
+
+
 class _TensorRef:
-    """What the rebuild functions return while unpickling; unwrapped to a numpy array afterwards."""
+    """What the rebuild functions return while unpickling: a checked view geometry on a storage, turned
+    into a numpy array only by ``materialise`` (after the caller has seen the shapes)."""
 
-    __slots__ = ("array",)
+    __slots__ = ("storage", "offset", "size", "stride")
 
-    def __init__(self, array: np.ndarray):
-        self.array = array
+    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def __setstate__(self, state):
         raise _Corrupt("a tensor carries unexpected pickled state")
 
+    def materialise(self, loader: "_StorageLoader") -> np.ndarray:
+        """A contiguous copy of this tensor's values."""
+        data = loader.read(self.storage)
+        if 0 in self.size:
+            return np.zeros(self.size, dtype=data.dtype)
+        item = data.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            data[self.offset:], shape=self.size, strides=[s * item for s in self.stride], writeable=False
+        )
+        return np.array(view, copy=True, order="C")
+
 
 class _StorageLoader:
-    """Maps persistent ids ``('storage', type, key, location, numel)`` to 1-D numpy arrays."""
+    """Maps persistent ids ``('storage', type, key, location, numel)`` to ``_Storage`` records (checked
+    against the archive's directory) and reads their data, once each, on demand."""
 
     def __init__(self, archive: zipfile.ZipFile, root: str):
         self.archive = archive
@@ -137,50 +164,52 @@ class _StorageLoader:
             self.swap = order != sys.byteorder
         self.cache: dict[str, np.ndarray] = {}
 
-    def load(self, pid) -> np.ndarray:
+    def load(self, pid) -> _Storage:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):
             raise _Corrupt(f"unexpected persistent id {pid!r:.80}")
         storage_type, key, numel = pid[1], str(pid[2]), pid[4]
-        if key in self.cache:
-            return self.cache[key]
         member = f"{self.root}data/{key}"
         try:
-            raw = self.archive.read(member)
+            stored = self.archive.getinfo(member).file_size
         except KeyError as err:
             raise _Corrupt(f"tensor data {member} is missing (truncated or corrupt file)") from err
-        dtype = storage_type.dtype
-        if not isinstance(numel, int) or len(raw) != numel * dtype.itemsize:
-            raise _Corrupt(f"tensor data {member} has {len(raw)} bytes, expected {numel} x {dtype.itemsize}")
-        storage = np.frombuffer(raw, dtype=dtype)
+        itemsize = storage_type.dtype.itemsize
+        if type(numel) is not int or stored != numel * itemsize:
+            raise _Corrupt(f"tensor data {member} has {stored} bytes, expected {numel} x {itemsize}")
+        return _Storage(storage_type, member, numel)
+
+    def read(self, storage: _Storage) -> np.ndarray:
+        """The storage's values as a 1-D array (read from the archive once)."""
+        if storage.member in self.cache:
+            return self.cache[storage.member]
+        raw = self.archive.read(storage.member)
+        if len(raw) != storage.numel * storage.storage_type.dtype.itemsize:
+            raise _Corrupt(f"tensor data {storage.member} has {len(raw)} bytes, expected {storage.numel} x "
+                           f"{storage.storage_type.dtype.itemsize}")
+        data = np.frombuffer(raw, dtype=storage.storage_type.dtype)
         if self.swap:
-            storage = storage.byteswap()
-        if storage_type.name == "BFloat16Storage":
-            storage = (storage.astype(np.uint32) << 16).view(np.float32)
-        self.cache[key] = storage
-        return storage
+            data = data.byteswap()
+        if storage.storage_type.name == "BFloat16Storage":
+            data = (data.astype(np.uint32) << 16).view(np.float32)
+        self.cache[storage.member] = data
+        return data
 
 
 def _strided_copy(storage, storage_offset, size, stride) -> _TensorRef:
-    """A contiguous copy of the tensor ``storage[offset]`` viewed with ``size``/``stride`` (elements)."""
-    if not isinstance(storage, np.ndarray):
+    """The tensor ``storage[offset]`` viewed with ``size``/``stride`` (elements), its geometry checked."""
+    if not isinstance(storage, _Storage):
         raise _Corrupt("a tensor refers to something that is not a storage")
     size, stride = tuple(size), tuple(stride)
     numbers = (storage_offset, *size, *stride)
     if len(size) != len(stride) or not all(type(n) is int and n >= 0 for n in numbers):
         raise _Corrupt(f"bad tensor geometry: offset {storage_offset}, size {size}, stride {stride}")
-    if 0 in size:
-        return _TensorRef(np.zeros(size, dtype=storage.dtype))
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= storage.size:
+    if 0 not in size and last >= storage.numel:
         raise _Corrupt(
             f"a tensor of size {size} (stride {stride}, offset {storage_offset}) reaches past its "
-            f"storage of {storage.size} elements"
+            f"storage of {storage.numel} elements"
         )
-    item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        storage[storage_offset:], shape=size, strides=[s * item for s in stride], writeable=False
-    )
-    return _TensorRef(np.array(view, copy=True, order="C"))
+    return _TensorRef(storage, storage_offset, size, stride)
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
@@ -235,7 +264,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def _collect(obj, prefix: str, out: dict) -> None:
     """Gather the tensors of nested dicts/lists under dotted names."""
     if isinstance(obj, _TensorRef):
-        out[prefix] = obj.array
+        out[prefix] = obj
         return
     if isinstance(obj, Mapping):
         items = obj.items()
