@@ -35,7 +35,7 @@ MaxSize = Annotated[
 ]
 Brightness = Annotated[
     bool,
-    typer.Option("--brightness/--no-brightness", help="Match the output's brightness to the input's."),
+    typer.Option("--brightness", help="Match the output's brightness to the input's."),
 ]
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace outputs that already exist."),

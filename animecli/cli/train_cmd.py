@@ -46,11 +46,11 @@ def command(
         "Name of the run folder. (default: the start time, YYYYmmdd-HHMMSS)"))] = None,
     resume: Annotated[Optional[Path], _opt("--resume", panel=_RUN, help=(
         "Continue a run exactly where it stopped: a run folder (its train_state.ckpt) or a checkpoint "
-        "file. Its saved settings are used; only --epochs, --save-interval, --data-dir, --val-dir may "
-        "change."))] = None,
+        "file. Its saved settings are used, the VGG19 file included; only --epochs, --save-interval, "
+        "--data-dir, --val-dir and --vgg (files that moved) may change."))] = None,
     vgg: Annotated[Optional[Path], _opt("--vgg", panel=_RUN, help=(
         "VGG19 weights for the perceptual losses: the Keras vgg19 .h5 or a converted .ckpt. "
-        "[default: the registry's vgg19, downloaded once]"))] = None,
+        "(default: the registry's vgg19, downloaded once)"))] = None,
     epochs: Annotated[Optional[int], _opt("--epochs", min=1, help=(
         "Total epochs, init epochs included. (default: 101)"))] = None,
     init_epochs: Annotated[Optional[int], _opt("--init-epochs", min=0, help=(
@@ -139,9 +139,9 @@ def _dataset_report(check_dataset, config, quiet: bool) -> None:
     try:
         files = check_dataset(config)
     except InvalidInputError as exc:
-        _console.err_console.print(f"[yellow]dataset:[/] {exc}", markup=True, soft_wrap=True)
+        _console.labelled("dataset:", "yellow", exc)
         if exc.hint:
-            _console.err_console.print(f"[dim]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+            _console.labelled("hint:", "dim", exc.hint)
         return
     _console.info(f"dataset: {len(files.photos)} photos, {len(files.style)} style, {len(files.smooth)} smooth "
                   f"images; {files.steps_per_epoch(config.batch_size)} steps per epoch", quiet)
@@ -153,7 +153,7 @@ def _report(result, quiet: bool) -> None:
     state = result.state
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
     verb = {"finished": "finished", "stopped": "stopped", "interrupted": "interrupted"}[result.outcome]
-    _console.info(f"{verb} at epoch {state.epoch}/{result.config.epochs}, step {state.global_step} "
+    _console.info(f"{verb} at epoch {state.epoch_of_last_step}/{result.config.epochs}, step {state.global_step} "
                   f"({result.steps_run} steps in {result.seconds:.1f} s)" + (f"; last losses: {losses}"
                                                                               if losses else ""), quiet)
     if result.outcome != "finished":
