@@ -113,6 +113,7 @@ def command(
     overrides = dict(
         data_dir=str(data_dir) if data_dir is not None else None,
         val_dir=str(val_dir) if val_dir is not None else None,
+        vgg=str(vgg) if vgg is not None else None,
         epochs=epochs, init_epochs=init_epochs, batch_size=batch_size, img_size=img_size, lr_g=lr_g,
         lr_d=lr_d, init_lr=init_lr, gan_loss=gan_loss, save_interval=save_interval, seed=seed, ch=ch,
         n_dis=n_dis, adv_g=wadvg, adv_d=wadvd, con=wcon, sty=wgra, col=wcol, tv=wtv, real=wreal,
@@ -124,7 +125,7 @@ def command(
         _dataset_report(check_dataset, plan.config, quiet)
         return
     reporter = _console.RichReporter(quiet=quiet)
-    result = train(plan, vgg=vgg, device=device, workers=workers, distributed=distributed,
+    result = train(plan, device=device, workers=workers, distributed=distributed,
                    stop_after=stop_after, cache_dir=cache_dir, reporter=reporter)
     if not result.is_writer:
         return  # data-parallel workers other than rank 0 stay silent
