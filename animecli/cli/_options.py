@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from typing_extensions import Annotated
 
 Device = Annotated[
     str,
@@ -36,7 +35,7 @@ MaxSize = Annotated[
 ]
 Brightness = Annotated[
     bool,
-    typer.Option("--brightness/--no-brightness", help="Match the output's brightness to the input's."),
+    typer.Option("--brightness", help="Match the output's brightness to the input's."),
 ]
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace outputs that already exist."),

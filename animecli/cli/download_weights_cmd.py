@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
-from typing_extensions import Annotated
 
 from animecli.cli import _console, _options
 from animecli.errors import AnimeError, InvalidInputError
@@ -60,7 +59,7 @@ def _download(entries, cache_dir: Optional[Path], keep_source: bool, quiet: bool
             continue
         finally:
             reporter.stop()
-        _console.out_console.print(str(path), soft_wrap=True, markup=False, highlight=False)
+        _console.out_console.print(str(path), soft_wrap=True)
         how = "already in the cache, verified" if was_present else "downloaded, verified"
         _console.info(f"{entry.name}: {how} (licence: {entry.licence})", quiet=quiet)
     for name, err in failed:
@@ -83,12 +82,10 @@ def _verify(entries, cache_dir: Optional[Path], quiet: bool) -> None:
         problems = cache.verify(entry, cache_dir)
         if problems:
             bad += 1
-            _console.out_console.print(f"{entry.name}: FAILED: {'; '.join(problems)}", soft_wrap=True,
-                                       markup=False, highlight=False)
+            _console.out_console.print(f"{entry.name}: FAILED: {'; '.join(problems)}", soft_wrap=True)
         else:
             path = cache.state(entry, cache_dir).path
-            _console.out_console.print(f"{entry.name}: ok {path}", soft_wrap=True, markup=False,
-                                       highlight=False)
+            _console.out_console.print(f"{entry.name}: ok {path}", soft_wrap=True)
     if bad:
         _console.error(f"{bad} of {len(entries)} cached weights failed verification",
                        "`anime download-weights NAME` fetches a corrupt entry again")

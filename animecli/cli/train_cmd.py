@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from typing_extensions import Annotated
 
 from animecli.cli import _console, _options
 
@@ -47,11 +46,11 @@ def command(
         "Name of the run folder. (default: the start time, YYYYmmdd-HHMMSS)"))] = None,
     resume: Annotated[Optional[Path], _opt("--resume", panel=_RUN, help=(
         "Continue a run exactly where it stopped: a run folder (its train_state.ckpt) or a checkpoint "
-        "file. Its saved settings are used; only --epochs, --save-interval, --data-dir, --val-dir may "
-        "change."))] = None,
+        "file. Its saved settings are used, the VGG19 file included; only --epochs, --save-interval, "
+        "--data-dir, --val-dir and --vgg (files that moved) may change."))] = None,
     vgg: Annotated[Optional[Path], _opt("--vgg", panel=_RUN, help=(
         "VGG19 weights for the perceptual losses: the Keras vgg19 .h5 or a converted .ckpt. "
-        "[default: the registry's vgg19, downloaded once]"))] = None,
+        "(default: the registry's vgg19, downloaded once)"))] = None,
     epochs: Annotated[Optional[int], _opt("--epochs", min=1, help=(
         "Total epochs, init epochs included. (default: 101)"))] = None,
     init_epochs: Annotated[Optional[int], _opt("--init-epochs", min=0, help=(
@@ -114,6 +113,7 @@ def command(
     overrides = dict(
         data_dir=str(data_dir) if data_dir is not None else None,
         val_dir=str(val_dir) if val_dir is not None else None,
+        vgg=str(vgg) if vgg is not None else None,
         epochs=epochs, init_epochs=init_epochs, batch_size=batch_size, img_size=img_size, lr_g=lr_g,
         lr_d=lr_d, init_lr=init_lr, gan_loss=gan_loss, save_interval=save_interval, seed=seed, ch=ch,
         n_dis=n_dis, adv_g=wadvg, adv_d=wadvd, con=wcon, sty=wgra, col=wcol, tv=wtv, real=wreal,
@@ -126,7 +126,7 @@ def command(
             raise typer.Exit(1)  # a dry run that finds a problem fails, so scripts can rely on it
         return
     reporter = _console.RichReporter(quiet=quiet)
-    result = train(plan, vgg=vgg, device=device, workers=workers, distributed=distributed,
+    result = train(plan, device=device, workers=workers, distributed=distributed,
                    stop_after=stop_after, cache_dir=cache_dir, reporter=reporter)
     if not result.is_writer:
         return  # data-parallel workers other than rank 0 stay silent
@@ -142,9 +142,9 @@ def _dataset_report(check_dataset, config, quiet: bool) -> bool:
     try:
         files = check_dataset(config)
     except InvalidInputError as exc:
-        _console.err_console.print(f"[yellow]dataset:[/] {exc}", markup=True, soft_wrap=True)
+        _console.labelled("dataset:", "yellow", exc)
         if exc.hint:
-            _console.err_console.print(f"[dim]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+            _console.labelled("hint:", "dim", exc.hint)
         return False
     _console.info(f"dataset: {len(files.photos)} photos, {len(files.style)} style, {len(files.smooth)} smooth "
                   f"images; {files.steps_per_epoch(config.batch_size)} steps per epoch", quiet)
@@ -157,7 +157,7 @@ def _report(result, quiet: bool) -> None:
     state = result.state
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
     verb = {"finished": "finished", "stopped": "stopped", "interrupted": "interrupted"}[result.outcome]
-    _console.info(f"{verb} at epoch {state.epoch}/{result.config.epochs}, step {state.global_step} "
+    _console.info(f"{verb} at epoch {state.epoch_of_last_step}/{result.config.epochs}, step {state.global_step} "
                   f"({result.steps_run} steps in {result.seconds:.1f} s)" + (f"; last losses: {losses}"
                                                                               if losses else ""), quiet)
     if result.outcome != "finished":

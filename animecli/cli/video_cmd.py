@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from typing_extensions import Annotated
 
 from animecli import runtime
 from animecli.cli import _console, _options
@@ -65,11 +64,8 @@ def command(
 
 
 def _print_summary(result, title: str) -> None:
-    from rich.markup import escape
-
     rate = result.rate
     rate_text = str(rate.numerator) if rate.denominator == 1 else f"{rate} (~{float(rate):.3f})"
-    _console.err_console.print(
-        f"[bold]{escape(title)}[/]: {escape(str(result.output))}: {result.frames} frames, {result.duration:.2f} s at {rate_text} fps, "
-        f"{result.size[0]}x{result.size[1]}, audio {result.audio}; took {result.seconds:.1f} s "
-        f"({result.fps:.2f} frames/s)", markup=True, soft_wrap=True, highlight=False)
+    _console.labelled(f"{title}:", "bold", f"{result.output}: {result.frames} frames, {result.duration:.2f} s at "
+                      f"{rate_text} fps, {result.size[0]}x{result.size[1]}, audio {result.audio}; took "
+                      f"{result.seconds:.1f} s ({result.fps:.2f} frames/s)")

@@ -21,8 +21,8 @@ from animecli.training.config import TrainConfig, build_config
 from animecli.training.data import DatasetFiles, find_dataset, load_val_photos
 from animecli.weights import cache
 
-#: Options that may differ from the saved configuration when resuming a run.
-RESUME_OVERRIDABLE = ("epochs", "save_interval", "data_dir", "val_dir")
+#: Options that may differ from the saved configuration when resuming a run (places may move).
+RESUME_OVERRIDABLE = ("epochs", "save_interval", "data_dir", "val_dir", "vgg")
 #: How many validation photos a sample grid shows.
 SAMPLE_COUNT = 8
 
@@ -49,9 +49,12 @@ def plan_training(style: Optional[str], overrides: Mapping[str, Any], *, out: Pa
                   name: Optional[str] = None, resume: Optional[Path] = None) -> TrainPlan:
     """Resolve the configuration (preset + ``overrides``, or the resumed run's own) and the run folder.
 
-    ``overrides`` holds only what the user gave (``TrainConfig`` / ``LossWeights`` field names).
+    ``overrides`` holds only what the user gave (``TrainConfig`` / ``LossWeights`` field names). A resumed run
+    keeps every setting it started with, the VGG19 weights file included.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "vgg" in overrides:  # absolute, so that a resume from another folder finds it
+        overrides["vgg"] = str(Path(overrides["vgg"]).expanduser().absolute())
     if resume is None:
         if not style:
             raise InvalidInputError("--style is required (the name of the style folder under the dataset)")
@@ -115,17 +118,17 @@ def _val_folder(config: TrainConfig) -> Optional[Path]:
     return default if default.is_dir() else None
 
 
-def _vgg_path(vgg: Optional[Path], cache_dir: Optional[Path], reporter: Reporter) -> Path:
+def _vgg_path(vgg: Optional[str], cache_dir: Optional[Path], reporter: Reporter) -> Path:
     if vgg is not None:
-        path = Path(vgg).expanduser()
+        path = Path(vgg)
         if not path.is_file():
             raise InvalidInputError(f"{path}: no such VGG19 weights file",
                                     hint="--vgg takes the Keras vgg19 .h5 or a converted .ckpt")
         return path
-    return cache.ensure_weights("vgg19", cache_dir=cache_dir, reporter=reporter)
+    return cache.ensure_weights("vgg19", cache_dir=cache_dir, reporter=reporter, local_option="--vgg")
 
 
-def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", workers: int = 2,
+def train(plan: TrainPlan, *, device: str = "auto", workers: int = 2,
           distributed: bool = False, stop_after: Optional[int] = None, cache_dir: Optional[Path] = None,
           reporter: Optional[Reporter] = None):
     """Run (or continue) the training described by ``plan``; returns a ``TrainResult``.
@@ -152,7 +155,7 @@ def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", 
             f"{plan.resume_from} stopped inside an epoch with {plan.state.world_size} worker(s); resume it with "
             f"the same number of workers (this run has {cluster.world_size})")
     val_photos = _sample_photos(config, files, reporter)
-    vgg_path = _vgg_path(vgg, cache_dir, reporter)
+    vgg_path = _vgg_path(config.vgg, cache_dir, reporter)
     if cluster.is_writer and plan.state is None and (plan.run_dir / STATE_FILE).exists():
         raise InvalidInputError(f"{plan.run_dir} already holds a training run",
                                 hint=f"continue it with --resume {plan.run_dir}, or pick another --name")

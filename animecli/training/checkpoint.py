@@ -41,6 +41,11 @@ class TrainState:
     train_seconds: float = 0.0
     rng_state: Optional[Dict] = None  # TrainSteps.rng (wgan-gp interpolation weights)
 
+    @property
+    def epoch_of_last_step(self) -> int:
+        """The 1-based epoch of step ``global_step``, as ``log.jsonl`` numbers it (0 before any step)."""
+        return self.epoch + 1 if self.step_in_epoch else self.epoch
+
     def to_json(self) -> str:
         data = asdict(self)
         data["config"] = self.config.to_dict()

@@ -60,6 +60,7 @@ class TrainConfig:
     preset: str
     data_dir: str = "dataset"
     val_dir: Optional[str] = None  # None: <data_dir>/val
+    vgg: Optional[str] = None  # the VGG19 weights file (--vgg, absolute); None: the registry's vgg19
     img_size: int = 256
     batch_size: int = 4  # the seed CLI's default; TF used 12
     epochs: int = 101

@@ -11,7 +11,7 @@ from typing import List, Sequence
 
 from animecli.errors import AnimeError
 
-MIN_VERSION = (7, 1)  # container cropping (MP4 clap, Matroska PixelCrop) and -apply_cropping
+MIN_VERSION = (7, 1)  # -apply_cropping: reading sources with container cropping (MP4 clap, Matroska PixelCrop)
 
 
 @functools.lru_cache(maxsize=None)

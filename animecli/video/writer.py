@@ -2,9 +2,10 @@
 
 ffmpeg runs in passes, each writing a hidden temporary file next to OUT:
 1. the frames arrive on a pipe and are encoded (H.264 yuv420p BT.709 by default) into a video-only file;
-   odd sizes that 4:2:0 cannot hold are padded by one repeated row/column and marked cropped (MP4 ``clap``);
+   H.264/HEVC 4:2:0 cannot hold an odd width or height, so such frames are coded 4:4:4 (yuv444p) at their
+   exact size: every decoder returns that size, where padding plus a container crop came back 1 pixel off;
 2. every audio stream of the source is cut to the span of the written video (packets copied as they are);
-3. both are remuxed (``-c:v copy``, ``-c:a copy``); only when OUT's container cannot hold an audio codec is
+3. both are remuxed (``-c:v copy``, ``-c:a copy``), video first as in the source; only when OUT's container cannot hold an audio codec is
    it re-encoded (AAC, or Opus for WebM). The source's display rotation is set again on the stored frames.
 OUT appears only at the end (``os.replace``); ``abort`` kills ffmpeg and removes the temporary files.
 Temporary names carry the writer's pid: a new writer removes those of killed processes beside OUT.
@@ -26,16 +27,19 @@ import numpy as np
 from animecli import files
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import Reporter
-from animecli.video import ffmpeg, mp4crop
+from animecli.video import ffmpeg
 from animecli.video.probe import VideoInfo
 from animecli.video.reader import from_display
 
 FORMATS: Dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
                            ".gif": "gif"}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-# RGB -> BT.709 limited-range 4:2:0, tagged as such (players assume BT.709 for HD anyway).
-_YUV = ["-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
-               "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"]
+
+
+def _yuv(pixel_format: str) -> List[str]:
+    """RGB -> BT.709 limited-range ``pixel_format``, tagged as such (players assume BT.709 for HD anyway)."""
+    return ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format},"
+                   "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"]
 
 #: The temporary files of a writer (group 1: its pid), e.g. ``.clip.4242-1a2b3c4d.video.mp4``.
 TEMP_NAME = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}\.(partial|video|audio)\.")
@@ -45,21 +49,29 @@ TEMP_NAME = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}\.(partial|video|audio)\.")
 class Codec:
     """How to drive one encoder."""
 
-    args: Tuple[str, ...]  # pixel format, colour tags, fixed options
+    args: Tuple[str, ...]  # fixed options
     containers: Tuple[str, ...]  # muxers that hold it
     default_crf: Optional[int] = None  # None: no quality knob (lossless)
     max_crf: int = 51
     presets: bool = False
-    even_size: bool = False  # 4:2:0 in H.264/HEVC: pad odd sizes and crop in the container
+    pixels: str = "yuv"  # "yuv": BT.709 limited-range 4:2:0 (see odd_444), else ffmpeg's RGB pixel format
+    odd_444: bool = False  # its 4:2:0 needs even sizes (H.264/HEVC): an odd width or height is coded 4:4:4
+
+    def pixel_args(self, size: Tuple[int, int]) -> List[str]:
+        """Pixel format options for frames of ``size`` (width, height)."""
+        if self.pixels != "yuv":
+            return ["-pix_fmt", self.pixels]
+        odd = size[0] % 2 or size[1] % 2
+        return _yuv("yuv444p" if odd and self.odd_444 else "yuv420p")
 
 
 CODECS: Dict[str, Codec] = {
-    "libx264": Codec(tuple(_YUV), ("mp4", "mov", "matroska"), 18, presets=True, even_size=True),
-    "libx265": Codec((*_YUV, "-x265-params", "log-level=error"), ("mp4", "mov", "matroska"), 22,
-                     presets=True, even_size=True),
-    "libvpx-vp9": Codec((*_YUV, "-b:v", "0", "-row-mt", "1"), ("mp4", "matroska", "webm"), 31, max_crf=63),
-    "libx264rgb": Codec(("-pix_fmt", "rgb24"), ("mp4", "mov", "matroska"), 18, presets=True),
-    "ffv1": Codec(("-pix_fmt", "bgr0"), ("matroska",)),
+    "libx264": Codec((), ("mp4", "mov", "matroska"), 18, presets=True, odd_444=True),
+    "libx265": Codec(("-x265-params", "log-level=error"), ("mp4", "mov", "matroska"), 22, presets=True,
+                     odd_444=True),
+    "libvpx-vp9": Codec(("-b:v", "0", "-row-mt", "1"), ("mp4", "matroska", "webm"), 31, max_crf=63),
+    "libx264rgb": Codec((), ("mp4", "mov", "matroska"), 18, presets=True, pixels="rgb24"),
+    "ffv1": Codec((), ("matroska",), pixels="bgr0"),
 }
 _GIF = ("-vf", "split[a][b];[a]palettegen=stats_mode=single[p];[b][p]paletteuse=new=1", "-loop", "0")
 
@@ -78,12 +90,12 @@ class OutputPlan:
     def holds_audio(self) -> bool:
         return self.format != "gif"
 
-    def encoder_args(self) -> List[str]:
-        """ffmpeg output options of the encoding pass."""
+    def encoder_args(self, size: Tuple[int, int]) -> List[str]:
+        """ffmpeg output options of the encoding pass, for frames of ``size`` (width, height) as stored."""
         if self.codec is None:
             return list(_GIF)
         codec = CODECS[self.codec]
-        args = ["-c:v", self.codec, *codec.args]
+        args = ["-c:v", self.codec, *codec.pixel_args(size), *codec.args]
         if self.crf is not None:
             args += ["-crf", str(self.crf)]
         if self.preset is not None:
@@ -138,8 +150,6 @@ class VideoWriter:
         self.rotation = 0 if gif else info.rotation
         width, height = size if not self.rotation % 180 else size[::-1]
         self.size = (width, height)
-        needs_even = plan.codec is not None and CODECS[plan.codec].even_size
-        self.pad = (height % 2, width % 2) if needs_even else (0, 0)
         files.remove_dead_leftovers(plan.path.parent, TEMP_NAME)
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
         stem = f".{plan.path.stem}.{token}"
@@ -147,10 +157,9 @@ class VideoWriter:
         self.video_temp = self.final_temp if gif else plan.path.with_name(
             f"{stem}.video{'.mkv' if plan.codec == 'ffv1' else '.mp4'}")
         self._temps = {self.final_temp, self.video_temp}
-        coded = (width + self.pad[1], height + self.pad[0])
         self._process = ffmpeg.FFmpegProcess(
-            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{coded[0]}x{coded[1]}",
-             "-framerate", str(rate), "-i", "pipe:0", "-map", "0:v", *plan.encoder_args(),
+            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
+             "-framerate", str(rate), "-i", "pipe:0", "-map", "0:v", *plan.encoder_args(self.size),
              "-f", "gif" if gif else ("matroska" if plan.codec == "ffv1" else "mp4"), "-y", str(self.video_temp)],
             stdin=True)
 
@@ -159,8 +168,6 @@ class VideoWriter:
         frame = from_display(frame, self.rotation)
         if frame.shape[:2] != self.size[::-1]:
             raise ValueError(f"frame of {frame.shape[1]}x{frame.shape[0]}, expected {self.size[0]}x{self.size[1]}")
-        if any(self.pad):
-            frame = np.pad(frame, ((0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
         try:
             self._process.proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).data)
         except (BrokenPipeError, ValueError) as exc:
@@ -174,8 +181,6 @@ class VideoWriter:
             raise AnimeError(f"{self.plan.path}: encoding failed: {self._process.last_error()}")
         outcome = "none"
         if self.plan.format != "gif":
-            if any(self.pad):
-                mp4crop.set_clean_aperture(self.video_temp, *self.size)
             outcome = self._mux()
         os.replace(self.final_temp, self.plan.path)
         self._temps.discard(self.final_temp)
@@ -192,8 +197,9 @@ class VideoWriter:
         for outcome, audio_args in attempts:
             args = ["-display_rotation:v:0", str(self.rotation)] if self.rotation else []
             args += ["-i", str(self.video_temp), "-i", str(self.info.path)]
-            args += ["-i", str(audio), "-map", "2:a", *audio_args] if audio is not None else []
-            args += ["-map", "0:v:0", "-c:v", "copy", "-map_metadata", "1"]
+            args += ["-i", str(audio)] if audio is not None else []
+            args += ["-map", "0:v:0", "-c:v", "copy", "-map_metadata", "1"]  # video first, as in the source
+            args += ["-map", "2:a", *audio_args] if audio is not None else []
             if self.plan.format in ("mp4", "mov"):
                 args += ["-movflags", "+faststart"] + (["-tag:v", "hvc1"] if self.plan.codec == "libx265" else [])
             code, _, errors = ffmpeg.run([*args, "-f", self.plan.format, "-y", str(self.final_temp)])

@@ -103,13 +103,15 @@ def verify(entry: WeightEntry, cache_dir: Optional[Path] = None) -> List[str]:
 
 
 def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Optional[Reporter] = None,
-                   keep_source: bool = False, policy: Optional[DownloadPolicy] = None) -> Path:
+                   keep_source: bool = False, policy: Optional[DownloadPolicy] = None,
+                   local_option: str = "") -> Path:
     """Local path of the ready-to-load weights called ``name``, downloading them on first use.
 
     Generators: our MindSpore ``.ckpt`` with metadata (name, source_format, upsample, eps,
     preprocessing, ...); ``vgg19``: the verified Keras h5. The ready file's sha256 is checked against the
     manifest on every call. A corrupt cache entry is fetched again (offline: ``ChecksumMismatchError``);
-    offline and not cached: ``WeightsNotCachedError`` saying how to get it.
+    offline and not cached: ``WeightsNotCachedError`` saying how to get it. ``local_option`` is the calling
+    command's option for a local file instead (``--weights``, ``--vgg``), named in the hints.
     """
     entry = registry.get(name)
     reporter = reporter or NullReporter()
@@ -129,10 +131,10 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
             if corrupt:
                 raise ChecksumMismatchError(
                     f"cached {entry.name} weights are corrupt: {'; '.join(problems)}",
-                    hint=_fetch_hint(entry, cache_dir))
+                    hint=_fetch_hint(entry, cache_dir, local_option))
             raise WeightsNotCachedError(
                 f"{entry.name} weights are not in the cache ({_absent(current)}) and ANIME_OFFLINE is set",
-                hint=_fetch_hint(entry, cache_dir))
+                hint=_fetch_hint(entry, cache_dir, local_option))
         if corrupt:
             reporter.warn(f"cached {entry.name} weights are corrupt ({'; '.join(problems)}); downloading again")
         try:
@@ -140,7 +142,7 @@ def ensure_weights(name: str, *, cache_dir: Optional[Path] = None, reporter: Opt
         except (DownloadError, ChecksumMismatchError) as err:
             if not err.hint:
                 err.hint = ("check the network or add a mirror with ANIME_REGISTRY; "
-                            + _fetch_hint(entry, cache_dir))
+                            + _fetch_hint(entry, cache_dir, local_option))
             raise
         if entry.licence == registry.TF_LICENCE:
             reporter.warn(f"the {entry.name} weights are licensed for non-commercial use only")
@@ -155,10 +157,11 @@ def _absent(current: CacheState) -> str:
     return f"{manifest} is {'unreadable' if manifest.exists() else 'missing'}"
 
 
-def _fetch_hint(entry: WeightEntry, cache_dir: Optional[Path]) -> str:
+def _fetch_hint(entry: WeightEntry, cache_dir: Optional[Path], local_option: str) -> str:
     where = cache_root(cache_dir) / "weights"
-    return (f"run `anime download-weights {entry.name}` on a connected machine and copy {where} here "
-            f"(or point --cache-dir / ANIME_HOME at a copy), or pass a local file with --weights PATH")
+    hint = (f"run `anime download-weights {entry.name}` on a connected machine and copy {where} here "
+            f"(or point --cache-dir / ANIME_HOME at a copy)")
+    return hint + (f", or pass a local file with {local_option} PATH" if local_option else "")
 
 
 def _fetch(entry: WeightEntry, folder: Path, reporter: Reporter, keep_source: bool,

@@ -61,7 +61,7 @@ def load_generator_weights(weights: Optional[Path] = None, style: Optional[str] 
         from animecli.weights import cache, registry
 
         name = style or registry.DEFAULT_STYLE
-        path = cache.ensure_weights(name, cache_dir=cache_dir, reporter=reporter)
+        path = cache.ensure_weights(name, cache_dir=cache_dir, reporter=reporter, local_option="--weights")
         loaded = read_generator_file(path)
     if upsample is not None:
         loaded = GeneratorWeights(loaded.params, replace(loaded.meta, upsample=upsample))

@@ -153,8 +153,8 @@ def test_connection_refused_names_every_mirror(tmp_path, monkeypatch):
     override.write_text(json.dumps({"vgg19": {"urls": ["http://127.0.0.1:9/a.h5"], "replace": True}}))
     monkeypatch.setenv("ANIME_REGISTRY", str(override))
     with pytest.raises(DownloadError, match=r"http://127.0.0.1:9/a.h5: cannot connect") as info:
-        cache.ensure_weights("vgg19", cache_dir=tmp_path / "c", policy=FAST)
-    assert "--weights PATH" in info.value.hint
+        cache.ensure_weights("vgg19", cache_dir=tmp_path / "c", policy=FAST, local_option="--vgg")
+    assert "or pass a local file with --vgg PATH" in info.value.hint  # the caller's option
 
 
 def test_offline_and_not_cached_says_what_is_missing_and_how_to_fix(mirror, server, tmp_path, monkeypatch):
@@ -165,7 +165,7 @@ def test_offline_and_not_cached_says_what_is_missing_and_how_to_fix(mirror, serv
     assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 is missing" in message
     assert "ANIME_OFFLINE" in message
     assert "`anime download-weights vgg19` on a connected machine" in info.value.hint
-    assert "--weights PATH" in info.value.hint
+    assert "pass a local file" not in info.value.hint  # no local_option: the caller has none
     assert isinstance(info.value, FileNotFoundError)
     assert server.requests(H5) == []
 

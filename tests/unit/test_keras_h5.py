@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -29,10 +27,3 @@ def test_not_hdf5_names_the_file(tmp_path):
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(CheckpointFormatError, match="absent.h5: no such file"):
         read_keras_h5(tmp_path / "absent.h5")
-
-
-def test_without_h5py_says_how_to_install(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` raise ImportError
-    with pytest.raises(CheckpointFormatError, match="h5py") as info:
-        read_keras_h5(tmp_path / "any.h5")
-    assert info.value.hint == "pip install 'animecli[vgg]'"

@@ -67,7 +67,7 @@ def read_tensors(path, check_torch_shapes: Optional[Callable[[dict], None]] = No
     if fmt == "tf1":
         return fmt, read_tf1_checkpoint(path)
     if fmt == "keras_h5":
-        from animecli.weights.formats.keras_h5 import read_keras_h5  # h5py: an optional extra
+        from animecli.weights.formats.keras_h5 import read_keras_h5  # h5py: imported on use
 
         return fmt, read_keras_h5(path)
     return fmt, read_mindspore_ckpt(path)[0]

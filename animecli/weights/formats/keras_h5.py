@@ -1,6 +1,6 @@
 """Read a Keras HDF5 weights file (e.g. the official VGG19 ``*_notop.h5``) into numpy arrays.
 
-h5py is an optional dependency (extra ``vgg``): it is imported only when a file is read.
+h5py (a dependency: every ``anime train`` reads the VGG19 .h5) is imported only when a file is read.
 """
 
 from __future__ import annotations
@@ -11,18 +11,6 @@ import numpy as np
 
 from animecli.errors import CheckpointFormatError
 
-_INSTALL_HINT = "pip install 'animecli[vgg]'"
-
-
-def _import_h5py():
-    try:
-        import h5py
-    except ImportError as err:
-        raise CheckpointFormatError(
-            "reading Keras .h5 weights needs the h5py package", hint=_INSTALL_HINT
-        ) from err
-    return h5py
-
 
 def read_keras_h5(path) -> dict[str, np.ndarray]:
     """Every dataset of the file as ``{"layer/dataset": array}``, named and laid out as stored.
@@ -30,7 +18,8 @@ def read_keras_h5(path) -> dict[str, np.ndarray]:
     Keras names weights ``<layer>/<layer>_W_1:0`` (kernels, HWIO) and ``<layer>/<layer>_b_1:0``.
     Raises ``CheckpointFormatError`` for a missing, non-HDF5 or unreadable file.
     """
-    h5py = _import_h5py()
+    import h5py
+
     path = Path(path)
     tensors: dict[str, np.ndarray] = {}
 
