@@ -49,7 +49,7 @@ def _register_commands() -> None:
         app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights", "export"]
 _register_commands()
 
 
