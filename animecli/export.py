@@ -75,7 +75,7 @@ def export_generator(weights: GeneratorWeights, output: Path, size: Tuple[int, i
 
     from animecli.files import atomic_path
     from animecli.models.export_graph import exportable_generator
-    from animecli.models.generator import Generator
+    from animecli.models.generator import Generator, load_generator_params
     from animecli.models.layers import export_friendly
 
     output = Path(output)
@@ -84,8 +84,7 @@ def export_generator(weights: GeneratorWeights, output: Path, size: Tuple[int, i
     check_size(size, meta.upsample)
     network = Generator(upsample=meta.upsample, eps=meta.eps)
     network.set_train(False)
-    parameters = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in weights.params.items()}
-    ms.load_param_into_net(network, parameters, strict_load=True)
+    load_generator_params(network, weights)
     if file_format == "ONNX":
         network = exportable_generator(export_friendly(network), size)
     example = ms.Tensor(np.zeros((1, 3, *size), np.float32))

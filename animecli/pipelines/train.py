@@ -177,9 +177,9 @@ def train(plan: TrainPlan, *, vgg: Optional[Path] = None, device: str = "auto", 
 
     steps, generator = build_steps(config, vgg_path, distributed)
     if plan.state is None and plan.init_weights is not None:
-        from animecli.training.init_from import start_from
+        from animecli.models.generator import load_generator_params
 
-        start_from(generator, plan.init_weights)
+        load_generator_params(generator, plan.init_weights)
     state = plan.state or TrainState(config=config, world_size=cluster.world_size)
     if plan.state is not None:
         from animecli.training.checkpoint import restore

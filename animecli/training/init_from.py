@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Tuple
 
-from animecli.errors import IncompatibleCheckpointError
 from animecli.weights.generator_ckpt import GeneratorWeights
 
 
@@ -24,14 +23,3 @@ def load_init_weights(source: str) -> Tuple[str, GeneratorWeights]:
     if path.exists():
         return str(path.absolute()), load_generator_weights(weights=path)  # a file or a TF1 folder
     return source, load_generator_weights(style=source)  # a registry name (downloaded once)
-
-
-def start_from(generator, weights: GeneratorWeights) -> None:
-    """Set ``generator``'s parameters (in place, so optimizers keep them) to ``weights``."""
-    import mindspore as ms
-
-    parameters = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in weights.params.items()}
-    not_loaded, unused = ms.load_param_into_net(generator, parameters, strict_load=True)
-    if not_loaded or unused:
-        raise IncompatibleCheckpointError(f"{weights.meta.source}: generator weights did not load fully",
-                                          missing=not_loaded, unexpected=unused)
