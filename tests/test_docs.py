@@ -33,6 +33,7 @@ COMMAND_PAGES = {
     "brightness": "smooth-and-brightness.md",
     "train": "training.md",
     "download-weights": "weights.md",
+    "export": "export.md",
 }
 
 CHANGE_TYPES = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}

@@ -61,7 +61,7 @@ def _register_commands() -> None:
         app.command(name, cls=_Command, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights", "export"]
 _register_commands()
 
 

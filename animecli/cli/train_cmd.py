@@ -48,6 +48,10 @@ def command(
         "Continue a run exactly where it stopped: a run folder (its train_state.ckpt) or a checkpoint "
         "file. Its saved settings are used, the VGG19 file included; only --epochs, --save-interval, "
         "--data-dir, --val-dir and --vgg (files that moved) may change."))] = None,
+    init_from: Annotated[Optional[str], _opt("--init-from", panel=_RUN, help=(
+        "Fine-tune: start the generator from these weights (a style name such as Hayao, a run folder or a "
+        "weights file) with their upsampling mode and eps; the init phase is skipped unless "
+        "--init-epochs is given."))] = None,
     vgg: Annotated[Optional[Path], _opt("--vgg", panel=_RUN, help=(
         "VGG19 weights for the perceptual losses: the Keras vgg19 .h5 or a converted .ckpt. "
         "(default: the registry's vgg19, downloaded once)"))] = None,
@@ -119,7 +123,7 @@ def command(
         n_dis=n_dis, adv_g=wadvg, adv_d=wadvd, con=wcon, sty=wgra, col=wcol, tv=wtv, real=wreal,
         fake=wfake, gray=wgray, blur=wblur,
     )
-    plan = plan_training(style, overrides, out=out, name=name, resume=resume)
+    plan = plan_training(style, overrides, out=out, name=name, resume=resume, init_from=init_from)
     if dry_run:
         typer.echo(describe(plan))
         if not _dataset_report(check_dataset, plan.config, quiet):

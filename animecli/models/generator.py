@@ -75,3 +75,16 @@ class Generator(nn.Cell):
         if self.upsample_mode == "align":
             return (remembered[0], remembered[1])
         return (x.shape[2] * 2, x.shape[3] * 2)
+
+
+def load_generator_params(network: Generator, weights) -> None:
+    """Set ``network``'s parameters in place (optimizers keep them) to ``weights`` (``GeneratorWeights``)."""
+    import mindspore as ms
+
+    from animecli.errors import IncompatibleCheckpointError
+
+    parameters = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in weights.params.items()}
+    not_loaded, unused = ms.load_param_into_net(network, parameters, strict_load=True)
+    if not_loaded or unused:
+        raise IncompatibleCheckpointError(f"{weights.meta.source}: generator weights did not load fully",
+                                          missing=not_loaded, unexpected=unused)

@@ -19,6 +19,7 @@ class LayerNorm(nn.Cell):
     def __init__(self, channels: int, eps: float = 1e-12):
         super().__init__()
         self.eps = eps
+        self.inverse_sqrt = ops.rsqrt  # export_friendly_padding swaps in 1/sqrt (ONNX export has no Rsqrt)
         self.weight = Parameter(initializer("ones", (channels,), ms.float32), name="weight")
         self.bias = Parameter(initializer("zeros", (channels,), ms.float32), name="bias")
 
@@ -30,7 +31,7 @@ class LayerNorm(nn.Cell):
         centred = x - mean.reshape(n, 1, 1, 1)
         squares = (centred * centred).reshape(n * c, h * w)
         var = ops.matmul(squares, ones).reshape(n, c).sum(axis=1, keepdims=True) / count
-        scale = self.weight.reshape(1, c) * ops.rsqrt(var + self.eps)
+        scale = self.weight.reshape(1, c) * self.inverse_sqrt(var + self.eps)
         return centred * scale.reshape(n, c, 1, 1) + self.bias.reshape(1, c, 1, 1)
 
 
@@ -43,6 +44,60 @@ def _reflect_pad(kernel_size: int, stride: int) -> nn.Cell:
         before = total // 2
         after = total - before
     return nn.ReflectionPad2d((before, after, before, after))
+
+
+class SliceReflectionPad2d(nn.Cell):
+    """Reflect padding written as slices and a concatenation: the same numbers as ``nn.ReflectionPad2d``.
+
+    For export only: MindSpore 2.8's ONNX exporter refuses MirrorPad ("Exporting MirrorPad operator is not
+    yet supported"), and Slice/Concat are plain ONNX operators. Inference keeps ``nn.ReflectionPad2d``.
+    """
+
+    def __init__(self, padding: tuple):
+        super().__init__()
+        self.left, self.right, self.top, self.bottom = padding
+
+    def construct(self, x):
+        x = self._pad_axis(x, 2, self.top, self.bottom)
+        return self._pad_axis(x, 3, self.left, self.right)
+
+    @staticmethod
+    def _pad_axis(x, axis, before, after):
+        if before == 0 and after == 0:
+            return x
+        size = x.shape[axis]
+        pieces = [_take(x, axis, i) for i in range(before, 0, -1)]  # rows before..1, mirrored
+        pieces.append(x)
+        pieces += [_take(x, axis, size - 2 - i) for i in range(after)]  # rows size-2, size-3, ...
+        return ops.concat(pieces, axis)
+
+
+def _take(x, axis, index):
+    """The single row (axis 2) or column (axis 3) ``index`` of an NCHW tensor, keeping the axis."""
+    if axis == 2:
+        return x[:, :, index:index + 1, :]
+    return x[:, :, :, index:index + 1]
+
+
+def _reciprocal_sqrt(x):
+    return 1.0 / ops.sqrt(x)
+
+
+def export_friendly(network: nn.Cell) -> nn.Cell:
+    """Rewrite ``network`` in place with operators MindSpore 2.8's ONNX exporter accepts.
+
+    ``nn.ReflectionPad2d`` (MirrorPad) becomes ``SliceReflectionPad2d`` (identical numbers) and the layer
+    norms' Rsqrt becomes 1/Sqrt (within float rounding).
+    """
+    for _, cell in network.cells_and_names():
+        if isinstance(cell, LayerNorm):
+            cell.inverse_sqrt = _reciprocal_sqrt
+        if isinstance(cell, nn.SequentialCell):
+            for index, child in enumerate(cell.cell_list):
+                if isinstance(child, nn.ReflectionPad2d):
+                    (top, bottom), (left, right) = child.padding  # stored as ((top, bottom), (left, right))
+                    cell[index] = SliceReflectionPad2d((left, right, top, bottom))
+    return network
 
 
 class RowTapConv2d(nn.Cell):

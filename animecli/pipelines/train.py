@@ -20,6 +20,7 @@ from animecli.training.checkpoint import STATE_FILE, TrainState, load_state, sta
 from animecli.training.config import TrainConfig, build_config
 from animecli.training.data import DatasetFiles, find_dataset, load_val_photos
 from animecli.weights import cache
+from animecli.weights.generator_ckpt import GeneratorWeights
 
 #: Options that may differ from the saved configuration when resuming a run (places may move).
 RESUME_OVERRIDABLE = ("epochs", "save_interval", "data_dir", "val_dir", "vgg")
@@ -35,6 +36,7 @@ class TrainPlan:
     run_dir: Path
     resume_from: Optional[Path] = None
     state: Optional[TrainState] = None  # the resumed position; None for a new run
+    init_weights: Optional[GeneratorWeights] = None  # --init-from: the generator's starting weights
 
     def summary(self) -> Dict[str, Any]:
         """A JSON-ready description (``--dry-run``)."""
@@ -42,15 +44,22 @@ class TrainPlan:
         if self.state is not None:
             info["resume"] = {"from": str(self.resume_from), "epoch": self.state.epoch,
                               "step_in_epoch": self.state.step_in_epoch, "global_step": self.state.global_step}
+        if self.init_weights is not None:
+            meta = self.init_weights.meta
+            info["init_from"] = {"source": self.config.init_from, "weights": meta.source, "name": meta.name,
+                                 "upsample": meta.upsample, "eps": meta.eps}
         return info
 
 
 def plan_training(style: Optional[str], overrides: Mapping[str, Any], *, out: Path = Path("runs"),
-                  name: Optional[str] = None, resume: Optional[Path] = None) -> TrainPlan:
+                  name: Optional[str] = None, resume: Optional[Path] = None,
+                  init_from: Optional[str] = None) -> TrainPlan:
     """Resolve the configuration (preset + ``overrides``, or the resumed run's own) and the run folder.
 
     ``overrides`` holds only what the user gave (``TrainConfig`` / ``LossWeights`` field names). A resumed run
     keeps every setting it started with, the VGG19 weights file included.
+    ``init_from`` (new runs only) loads the starting generator weights: their upsampling mode and eps
+    become the run's, and the init phase is skipped unless ``init_epochs`` is given.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "vgg" in overrides:  # absolute, so that a resume from another folder finds it
@@ -58,9 +67,18 @@ def plan_training(style: Optional[str], overrides: Mapping[str, Any], *, out: Pa
     if resume is None:
         if not style:
             raise InvalidInputError("--style is required (the name of the style folder under the dataset)")
+        init_weights = None
+        if init_from:
+            from animecli.training.init_from import load_init_weights
+
+            label, init_weights = load_init_weights(init_from)
+            overrides = {"init_epochs": 0, **overrides, "init_from": label,
+                         "upsample": init_weights.meta.upsample, "eps": init_weights.meta.eps}
         config = build_config(style, **overrides)
         folder = name or time.strftime("%Y%m%d-%H%M%S")
-        return TrainPlan(config, Path(out) / config.style / folder)
+        return TrainPlan(config, Path(out) / config.style / folder, init_weights=init_weights)
+    if init_from:
+        raise InvalidInputError("--init-from starts a new run; a resumed run continues from its own weights")
     path = state_file(resume)
     _, state = load_state(path)
     saved = state.config
@@ -161,6 +179,10 @@ def train(plan: TrainPlan, *, device: str = "auto", workers: int = 2,
                                 hint=f"continue it with --resume {plan.run_dir}, or pick another --name")
 
     steps, generator = build_steps(config, vgg_path, distributed)
+    if plan.state is None and plan.init_weights is not None:
+        from animecli.models.generator import load_generator_params
+
+        load_generator_params(generator, plan.init_weights)
     state = plan.state or TrainState(config=config, world_size=cluster.world_size)
     if plan.state is not None:
         from animecli.training.checkpoint import restore

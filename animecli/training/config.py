@@ -76,6 +76,8 @@ class TrainConfig:
     # The generator's architecture identity, written into every generator checkpoint (SPEC section 1).
     upsample: str = field(default="tf")
     eps: float = field(default=1e-12)
+    # ``--init-from``: the generator weights the run starts from (None: random weights, seeded).
+    init_from: Optional[str] = None
 
     def __post_init__(self) -> None:
         _validate(self)

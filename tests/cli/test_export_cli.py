@@ -1,0 +1,82 @@
+"""``anime export`` end to end: the files other runtimes load give the reference generator's outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.support.cli import run_anime
+
+#: (golden file, case, weights, --upsample): one case per upsampling mode.
+MODES = {
+    "tf": ("golden_tf.npz", "tf_200x300", "random_generator_tf", None),
+    "align": ("golden_bl.npz", "bl_align_203x317", "random_generator_bl.pt", None),
+    "half-pixel": ("golden_bl.npz", "bl_noalign_256", "random_generator_bl.pt", "half-pixel"),
+}
+
+
+def _export(fixtures, output, mode, *extra):
+    npz, case, weights, upsample = MODES[mode]
+    golden = np.load(fixtures / "generator" / npz)
+    height, width = golden[f"{case}_input"].shape[2:]
+    args = ["export", output, "--weights", fixtures / "generator" / weights, "--size", f"{height}x{width}", *extra]
+    if upsample:
+        args += ["--upsample", upsample]
+    result = run_anime(*args)
+    assert result.returncode == 0, result.stderr
+    return golden[f"{case}_input"], golden[f"{case}_output"]
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_onnx_file_matches_the_goldens_in_onnxruntime(fixtures, tmp_path, mode):
+    import onnxruntime
+
+    output = tmp_path / "model.onnx"
+    x, expected = _export(fixtures, output, mode)
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= 2e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary left beside it
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_mindir_file_loads_as_graphcell_and_matches_the_goldens(fixtures, tmp_path, mode):
+    import mindspore as ms
+
+    output = tmp_path / "model.mindir"
+    x, expected = _export(fixtures, output, mode)
+    got = ms.nn.GraphCell(ms.load(str(output)))(ms.Tensor(x)).asnumpy()
+    assert np.abs(got - expected).max() <= 2e-4
+
+
+def test_onnx_model_takes_only_its_export_size(fixtures, tmp_path):
+    import onnxruntime
+
+    output = tmp_path / "model.onnx"
+    _export(fixtures, output, "tf", )
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 200, 300]
+    with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument, match="invalid dimensions"):
+        session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 256, 256), np.float32)})
+
+
+@pytest.mark.parametrize("output, size, message", [
+    ("model.pb", "256x256", "unknown export format '.pb'"),
+    ("model.onnx", "202x300", "need multiples of 4"),
+    ("model.onnx", "big", "give HEIGHTxWIDTH"),
+])
+def test_bad_requests_fail_with_one_line_and_write_nothing(fixtures, tmp_path, output, size, message):
+    result = run_anime("export", tmp_path / output, "--weights", fixtures / "generator" / "random_generator_tf",
+                       "--size", size)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_kept_without_overwrite(fixtures, tmp_path):
+    output = tmp_path / "model.onnx"
+    output.write_bytes(b"mine")
+    result = run_anime("export", output, "--weights", fixtures / "generator" / "random_generator_tf")
+    assert result.returncode == 1 and "--overwrite" in result.stderr
+    assert output.read_bytes() == b"mine"
