@@ -21,7 +21,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import Parameter, nn, ops
 
-from animecli import graph_store, runtime
+from animecli import runtime
+from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
 #: Output tile side per resolution level (full, half, quarter of the input).
