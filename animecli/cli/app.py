@@ -41,15 +41,19 @@ def _root(
 
 def _register_commands() -> None:
     """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command`` (and
-    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings)."""
+    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings), or
+    ``app``, a Typer of sub-commands (``anime cache info``)."""
     import importlib
 
     for name in COMMANDS:
         module = importlib.import_module(f"animecli.cli.{name.replace('-', '_')}_cmd")
-        app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
+        if hasattr(module, "app"):
+            app.add_typer(module.app, name=name)
+        else:
+            app.command(name, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights", "cache"]
 _register_commands()
 
 
