@@ -66,50 +66,6 @@ def load_picture(path: Path) -> Picture:
     return Picture(np.ascontiguousarray(rgb), alpha)
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn: not DHT, JPG, DAC
-_JPEG_HEADER_LIMIT = 1 << 20  # a frame header further in than this is not looked for
-
-
-def peek_size(path: Path) -> Optional[Tuple[int, int]]:
-    """(width, height) of a PNG or JPEG from its header, without decoding; None for other formats or a
-    header that cannot be read (the picture is then simply decoded when its turn comes)."""
-    try:
-        with open(path, "rb") as file:
-            start = file.read(24)
-            if start.startswith(_PNG_SIGNATURE) and start[12:16] == b"IHDR":
-                return int.from_bytes(start[16:20], "big"), int.from_bytes(start[20:24], "big")
-            if start.startswith(b"\xff\xd8"):
-                return _jpeg_size(file)
-    except OSError:
-        return None
-    return None
-
-
-def _jpeg_size(file) -> Optional[Tuple[int, int]]:
-    """Walk a JPEG's marker segments up to its frame header (SOFn: precision, height, width)."""
-    position = 2
-    while position < _JPEG_HEADER_LIMIT:
-        file.seek(position)
-        marker = file.read(4)
-        if len(marker) < 4 or marker[0] != 0xFF:
-            return None
-        if marker[1] == 0xFF:  # fill byte before a marker
-            position += 1
-            continue
-        length = int.from_bytes(marker[2:4], "big")
-        if marker[1] in _JPEG_FRAME_MARKERS:
-            frame = file.read(5)
-            if len(frame) < 5:
-                return None
-            width, height = int.from_bytes(frame[3:5], "big"), int.from_bytes(frame[1:3], "big")
-            return (width, height) if width and height else None
-        if length < 2:
-            return None
-        position += 2 + length
-    return None
-
-
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file into an RGB uint8 array (H, W, 3); see ``load_picture``."""
     return load_picture(path).rgb
