@@ -18,6 +18,7 @@ graph at once just write it twice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -88,15 +89,15 @@ def load_and_run(cell, inputs: Sequence, key: str, budget: int = BUDGET_BYTES):
 
     path = store_dir() / f"{key}{GRAPH_SUFFIX}"
     graph = _load(path)
-    try:
-        if graph is None:
+    if graph is None:
+        try:
             _export(cell, inputs, path)
             graph = ms.load(str(path))
-            trim(budget, keep=path)
-        else:
-            os.utime(path)  # recently used: trimmed last
-    except OSError:
-        return cell, cell(*inputs)
+        except OSError:
+            return cell, cell(*inputs)
+    with contextlib.suppress(OSError):  # a store we may read but not write still serves its graphs
+        os.utime(path)  # recently used: trimmed last
+        trim(budget, keep=path)
     parameters = {parameter.name: parameter for parameter in cell.get_parameters()}
     graph = ms.nn.GraphCell(graph, params_init=parameters)
     return graph, graph(*inputs)

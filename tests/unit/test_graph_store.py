@@ -123,3 +123,23 @@ def test_the_store_keeps_to_its_budget_least_recently_used_out_first(configured)
     first, last = graph_store.stored_graphs()
     assert graph_store.trim(0, keep=last) == [first]
     assert graph_store.stored_graphs() == [last]
+
+
+def test_a_store_that_cannot_be_written_still_serves_its_graphs(configured, monkeypatch):
+    import mindspore as ms
+
+    from animecli import runtime
+    from animecli.inference import graph_store
+
+    x = ms.Tensor(np.random.default_rng(11).uniform(-1, 1, (1, 3, 16, 20)).astype(np.float32))
+    net = _generator(12)
+    stored = _run_stored(net, x)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(graph_store.os, "utime", read_only)
+    with runtime.compiling():
+        graph, output = graph_store.load_and_run(net, [x], graph_store.graph_key("test-generator", [x]))
+    assert isinstance(graph, ms.nn.GraphCell)  # loaded from the store, not compiled again
+    assert np.array_equal(output.asnumpy(), stored)
