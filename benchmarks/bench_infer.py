@@ -6,17 +6,17 @@ the configurations interleaved and repeated (medians), because the CPU may be sh
 - ``matmul``: the CPU's fp32 matrix-multiply rate (numpy, 2048^2, all cores), sampled between runs;
 - ``startup``: ``anime --help`` and ``anime infer --help`` wall time;
 - ``forward``: seconds per image of the generator alone per size and configuration, the first call
-  (compile), CPU time, peak RSS, achieved GFLOP/s and its share of the matmul rate. Configurations:
+  (compile), CPU time, peak RSS, achieved GFLOP/s, its share of the matmul rate, and the time per pixel
+  against ``ms-fast`` at 720x1280 (``per_pixel_vs_720p``). Configurations:
   ``ms-plain`` (GRAPH_MODE, reduce-based layer norm, no fusion: the straightforward port),
-  ``ms-fast`` (what ``anime infer`` runs: matmul layer norm + graph-kernel fusion, whole picture),
-  ``ms-fast-stored`` (the same in a second process: its graph loaded from the graph store),
-  ``ms-tiled`` (the exact tiled executor), ``torch`` and ``torch-cl`` (PyTorch NCHW / channels_last);
-- ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile, compute,
-  writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm (the default
-  process count, and ``--workers 1``);
-- ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline with 1 and 2 processes
-  (``--folder-processes``; images/s, graphs compiled, hit rate), first with an empty cache and again
-  with the graphs it stored, and through the PyTorch script;
+  ``ms-fast`` (what ``anime infer`` runs, through ``open_stylizer``: the size's own graph, or the tiled
+  executor above the engine's limit), ``ms-fast-stored`` (the same in a second process: its graph
+  loaded from the graph store), ``ms-tiled`` (the tiled executor at any size), ``torch`` and
+  ``torch-cl`` (PyTorch NCHW / channels_last);
+- ``end_to_end``: ``anime infer`` on 4 photos at 512x512 (``--e2e-size``; process start, weights, compile,
+  compute, writing PNGs) against a PyTorch script doing the same, cold (empty cache) and warm;
+- ``folder``: 20 photos of mixed sizes through ``anime infer``'s pipeline (images/s, graphs stored),
+  first with an empty cache and again with the graphs it stored, and through the PyTorch script;
 - ``video``: 720p frames through ``Stylizer.stylize_batch`` (frames/s) against the single-image rate.
 
 PyTorch runs in ``--torch-python`` (default: this interpreter), which needs torch, numpy and
@@ -129,11 +129,12 @@ def worker_ms_forward(config: str, height: int, width: int, reps: int, save: str
     from animecli import runtime
 
     runtime.prepare_environment()
-    from animecli.stylize import Stylizer, to_model_input
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer, to_model_input
     from animecli.weights.resolve import read_generator_file
 
     weights = read_generator_file(WEIGHTS)
     x = to_model_input(_photo(height, width)[None])
+    outputs = []
     if config == "ms-plain":
         import mindspore as ms
         from mindspore import nn
@@ -164,18 +165,24 @@ def worker_ms_forward(config: str, height: int, width: int, reps: int, save: str
         def call():
             with runtime.compiling():
                 net(ms.Tensor(x)).asnumpy()
-    else:
+    elif config == "ms-tiled":
         runtime.configure("cpu", mode="graph", graph_kernel=True)
-        stylizer = Stylizer(weights, tiling="always" if config == "ms-tiled" else "never")  # ms-fast(-stored)
-        outputs = []
+        from animecli.inference.tiled import TiledGenerator
+
+        tiled = TiledGenerator(weights.params, upsample=weights.meta.upsample, eps=weights.meta.eps)
+
+        def call():
+            outputs[:] = [tiled(x)]
+    else:  # ms-fast(-stored): the engine as anime infer runs it
+        stylizer = open_stylizer(weights, StylizeSettings(device="cpu"))
 
         def call():
             outputs[:] = [stylizer._run(x)]
     _memory_guard()
-    if reps == 0:  # a huge picture
+    if reps == 0:  # a huge picture: one timed call after a small warm-up (which compiles the tile graphs)
         small = to_model_input(_photo(256, 256)[None])
-        warm_up = (lambda: stylizer._run(small)) if config == "ms-tiled" else None
-        result = _huge_calls(call, warm_up)
+        tiles = tiled if config == "ms-tiled" else stylizer._tiled_generator()  # ms-fast runs tiled there
+        result = _huge_calls(call, lambda: tiles(small))
     else:
         result = _time_calls(call, reps)
     if save:
@@ -234,39 +241,37 @@ def worker_torch_infer(inputs: str, output: str) -> None:
     _emit({"peak_rss_gb": _peak_rss_gb()})
 
 
-def worker_ms_folder(inputs: str, output: str, processes: int) -> None:
-    """``anime infer``'s own pipeline on a folder (with ``processes`` processes, as ``--workers``),
-    reporting how the graphs were used (every process's GraphStats added up)."""
+def worker_ms_folder(inputs: str, output: str) -> None:
+    """``anime infer``'s own pipeline on a folder, reporting the graphs the store holds afterwards."""
+    from animecli import runtime
+
+    runtime.prepare_environment()
+    from animecli.inference import graph_store
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer
     from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import start_processes
-    from animecli.stylize import GraphStats
     from animecli.weights.resolve import load_generator_weights
 
     started = time.perf_counter()
-    weights = load_generator_weights(weights=WEIGHTS)
+    stored_before = len(graph_store.stored_graphs())
     jobs, _, _ = plan_jobs([inputs], Path(output))
-    stylizer, helpers = start_processes(weights, "cpu", jobs, {}, InferOptions(), processes)
-    result = run_infer(jobs, stylizer, InferOptions(), helpers=helpers)
-    every = [stylizer.stats] + (helpers.stats if helpers else [])  # one per process that stylized
-    total = GraphStats(pictures=sum(s.pictures for s in every), hits=sum(s.hits for s in every),
-                       whole_from_disk=sum(s.whole_from_disk for s in every),
-                       tiled_pictures=sum(s.tiled_pictures for s in every))
-    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "processes": len(every),
-           "done": len(result.done), "pictures": total.pictures, "graphs_compiled": total.compiles,
-           "hit_rate": total.hit_rate, "tiled_pictures": total.tiled_pictures,
-           "whole_graph_shapes": sum(len(s.whole_first_call) for s in every),
-           "whole_graphs_from_disk": total.whole_from_disk,
-           "peak_rss_gb": _peak_rss_gb(),
-           "helper_peak_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6 if helpers else None})
+    stylizer = open_stylizer(load_generator_weights(weights=WEIGHTS), StylizeSettings(device="cpu"))
+    result = run_infer(jobs, stylizer, InferOptions())
+    _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "done": len(result.done),
+           "graphs_stored_before": stored_before, "graphs_stored_after": len(graph_store.stored_graphs()),
+           "store_mb": graph_store.folder_size(graph_store.store_dir())[1] / 2**20, "peak_rss_gb": _peak_rss_gb()})
 
 
 def worker_ms_video(height: int, width: int, frames: int, batch: int) -> None:
     """720p frames through ``Stylizer.stylize_batch`` (the frame function ``anime video`` uses)."""
     import numpy as np
 
-    from animecli.stylize import load_stylizer
+    from animecli import runtime
 
-    stylizer = load_stylizer(weights=WEIGHTS, device="cpu")
+    runtime.prepare_environment()
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer
+    from animecli.weights.resolve import read_generator_file
+
+    stylizer = open_stylizer(read_generator_file(WEIGHTS), StylizeSettings(device="cpu"))
     base = _photo(height + 64, width + 64)
     clip = [np.ascontiguousarray(base[i * 4 % 64:][:height, i * 8 % 64:][:, :width]) for i in range(frames)]
     started = time.perf_counter()
@@ -336,20 +341,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--torch-python", default=sys.executable, help="Python with torch + opencv")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (interleaved) of each measurement")
-    parser.add_argument("--sizes", default="256x256,512x512,720x1280,3000x4000", help="HxW list")
+    parser.add_argument("--sizes", default="256x256,512x512,720x1280,3024x4032", help="HxW list")
     parser.add_argument("--huge-from", type=int, default=10_000_000, help="pixels from which a size is huge: "
                         "one timed call per process after a small warm-up, outputs compared, no whole graph")
     parser.add_argument("--e2e-size", default="512x512", help="HxW of the 4 photos of the end-to-end section")
     parser.add_argument("--huge-reps", type=int, default=1, help="repetitions at huge sizes")
-    parser.add_argument("--huge-whole", action="store_true",
-                        help="also run the whole-picture graph at huge sizes (~14 GB at 12 MP; stopped if "
-                        "the machine runs low on memory) to compare the tiled output with it")
     parser.add_argument("--skip", default="", help="comma list of sections to skip: "
                         "startup,forward,end_to_end,folder,video")
     parser.add_argument("--folder-set", choices=("mixed", "distinct"), default="mixed",
                         help="folder section: 20 photos in 11 sizes, or 12 photos each of its own size")
-    parser.add_argument("--folder-processes", default="1,2",
-                        help="comma list of process counts (--workers) for the folder section")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -373,8 +373,7 @@ def main() -> None:
         photos = workdir / "e2e_photos"
         e2e_height, e2e_width = _size(args.e2e_size)
         write_photos(photos, [(e2e_width, e2e_height)] * 4)
-        rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [],
-                "anime infer (warm cache, --workers 1)": [], "pytorch script": []}
+        rows = {"anime infer (cold cache)": [], "anime infer (warm cache)": [], "pytorch script": []}
         for rep in range(args.reps):
             cold = workdir / f"cold-home-{rep}"
             for name, argv, python, home in (
@@ -382,9 +381,6 @@ def main() -> None:
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
                     ("anime infer (warm cache)", ["-m", "animecli", "infer", photos, workdir / "o2", "--weights",
                                                   WEIGHTS, "-q", "--overwrite"], None, cold),
-                    ("anime infer (warm cache, --workers 1)", ["-m", "animecli", "infer", photos, workdir / "o4",
-                                                               "--weights", WEIGHTS, "-q", "--overwrite", "-j", "1"],
-                     None, cold),
                     ("pytorch script", [__file__, "torch-infer", photos, workdir / "o3"], args.torch_python, None)):
                 wall, _, error = runner.run(argv, python=python, home=home)
                 rows[name].append(None if error else wall)
@@ -400,25 +396,22 @@ def main() -> None:
         sizes = FOLDER_SIZES if args.folder_set == "mixed" else DISTINCT_SIZES
         write_photos(folder, sizes)
         pixels = sum(w * h for w, h in sizes)
-        processes = [int(p) for p in args.folder_processes.split(",") if p]
-        names = {(count, run): f"anime infer pipeline, {count} process{'es' if count > 1 else ''}, {state}"
-                 for count in processes for run, state in enumerate(("empty cache", "graphs stored"))}
-        runs = {name: [] for name in names.values()}
+        names = ("anime infer pipeline, empty cache", "anime infer pipeline, graphs stored")
+        runs = {name: [] for name in names}
         runs["pytorch script"] = []
         for rep in range(args.reps):
-            for count in processes:
-                home = workdir / f"folder-home-{rep}-{count}"
-                for run in range(2):
-                    _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}-{count}-{run}",
-                                                     count, home=home)
-                    runs[names[count, run]].append(result if not error else {"error": error})
+            home = workdir / f"folder-home-{rep}"
+            for run, name in enumerate(names):
+                _, result, error = runner.worker("ms-folder", folder, workdir / f"f-ms-{rep}-{run}", home=home)
+                runs[name].append(result if not error else {"error": error})
             wall, _, error = runner.worker("torch-infer", folder, workdir / f"f-pt-{rep}", python=args.torch_python)
             runs["pytorch script"].append({"seconds": wall} if not error else {"error": error})
         summary = {}
+        torch_s = _median([r.get("seconds") for r in runs["pytorch script"]])
         for name, results in runs.items():
             seconds = _median([r.get("seconds") for r in results])
             summary[name] = {"seconds": seconds, "images_per_s": _ratio(len(sizes), seconds),
-                             "runs": results}
+                             "vs_pytorch": _ratio(seconds, torch_s), "runs": results}
         summary["pictures"] = len(sizes)
         summary["distinct_sizes"] = len(set(sizes))
         summary["megapixels"] = pixels / 1e6
@@ -432,11 +425,14 @@ def main() -> None:
 
     samples = report["matmul_gflops_samples"]
     report["matmul_gflops"] = statistics.median(samples)
+    reference = (report.get("forward", {}).get("720x1280", {}).get("ms-fast") or {}).get("seconds")
     for size, configs in report.get("forward", {}).items():
+        pixels = _size(size)[0] * _size(size)[1]
         for row in configs.values():
             if row.get("seconds"):
                 row["gflops"] = gflop(*_size(size)) / row["seconds"]
                 row["pct_of_matmul"] = 100 * row["gflops"] / report["matmul_gflops"]
+                row["per_pixel_vs_720p"] = _ratio(row["seconds"] / pixels, reference and reference / (720 * 1280))
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
@@ -453,9 +449,8 @@ def forward_section(runner: Runner, args, report) -> dict:
         reps = args.huge_reps if huge else args.reps
         for rep in range(reps):
             for config in configs:
-                if huge and (config in ("ms-plain", "torch-cl", "ms-fast-stored")
-                             or (config == "ms-fast" and not args.huge_whole)):
-                    continue  # ~14 GB for a whole-picture graph: the tiled path is the way
+                if huge and config in ("ms-plain", "torch-cl", "ms-fast-stored", "ms-tiled"):
+                    continue  # ms-fast is the tiled executor there
                 if config == "ms-plain" and height * width > 512 * 512:
                     continue  # its peak memory grows ~8 GB per 512x512: 720p needs more than 23 GB
                 python = args.torch_python if config.startswith("torch") else None
@@ -490,7 +485,7 @@ def forward_section(runner: Runner, args, report) -> dict:
 
 
 def output_agreement(workdir: Path, size: str) -> dict:
-    """Max differences of the tiled output from the whole-picture ones (MindSpore, PyTorch) at a huge size."""
+    """Max differences of the engine's (tiled) output from PyTorch's whole-picture one at a huge size."""
     import numpy as np
 
     def load(config):
@@ -500,14 +495,14 @@ def output_agreement(workdir: Path, size: str) -> dict:
     def pixels(output):
         return np.clip((output + 1.0) * 127.5, 0, 255).astype(np.uint8).astype(np.int16)
 
-    tiled = load("ms-tiled")
+    tiled = load("ms-fast")
     agreement = {}
-    for config in ("ms-fast", "torch"):
+    for config in ("torch",):
         other = load(config)
         if tiled is None or other is None:
-            agreement[f"ms-tiled_vs_{config}"] = None
+            agreement[f"ms-fast_vs_{config}"] = None
             continue
-        agreement[f"ms-tiled_vs_{config}"] = {
+        agreement[f"ms-fast_vs_{config}"] = {
             "max_abs_diff": float(np.abs(tiled - other).max()),
             "max_pixel_diff": int(np.abs(pixels(tiled) - pixels(other)).max()),
             "pixels_equal_pct": float(100 * (pixels(tiled) == pixels(other)).mean()),
@@ -534,7 +529,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "torch-infer":
         worker_torch_infer(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "ms-folder":
-        worker_ms_folder(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        worker_ms_folder(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "ms-video":
         worker_ms_video(*map(int, sys.argv[2:6]))
     else:

@@ -153,11 +153,16 @@ def main() -> None:
         memory_child(args.memory_child)
         return
 
-    from animecli.stylize import load_stylizer
+    from animecli import runtime
+
+    runtime.prepare_environment()  # before anything imports MindSpore (the weights reader may)
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer
+    from animecli.weights.resolve import load_generator_weights
 
     report = {"device": args.device, "cpu_count": os.cpu_count(), "weights": args.weights.name,
               "max_size": args.max_size or None, "batch_size": 1}
-    stylizer = load_stylizer(weights=args.weights, device=args.device, max_size=args.max_size or None)
+    stylizer = open_stylizer(load_generator_weights(weights=args.weights),
+                             StylizeSettings(device=args.device, max_size=args.max_size or None))
     with tempfile.TemporaryDirectory() as tmp:
         report["throughput"] = [throughput(stylizer, Path(tmp), w, h, args.frames, args.rounds) for w, h in SIZES]
     report["stylizer_peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)

@@ -34,6 +34,7 @@ COMMAND_PAGES = {
     "train": "training.md",
     "download-weights": "weights.md",
     "export": "export.md",
+    "cache": "weights.md",
 }
 
 CHANGE_TYPES = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}

@@ -12,13 +12,14 @@ import sys
 from typing import List, Optional
 
 import typer
-from typer.core import TyperCommand
 
 from animecli import __version__
 from animecli.cli import _console
+from animecli.cli._help import FlagCommand, FlagGroup
 
 app = typer.Typer(
     name="anime",
+    cls=FlagGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -40,28 +41,21 @@ def _root(
     """Turn photos and videos into anime-style pictures with AnimeGANv2, and train new styles."""
 
 
-class _Command(TyperCommand):
-    """A command whose help shows flags without a value type (typer 0.2x labels each one ``<bool>``)."""
-
-    def get_params(self, ctx):
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
-
-
 def _register_commands() -> None:
     """Each command lives in its own module, ``animecli/cli/<name>_cmd.py``, exposing ``command`` (and
-    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings)."""
+    optionally ``CONTEXT_SETTINGS``, e.g. a ``token_normalize_func`` for legacy option spellings), or
+    ``app``, a Typer of sub-commands (``anime cache info``)."""
     import importlib
 
     for name in COMMANDS:
         module = importlib.import_module(f"animecli.cli.{name.replace('-', '_')}_cmd")
-        app.command(name, cls=_Command, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
+        if hasattr(module, "app"):
+            app.add_typer(module.app, name=name)
+        else:
+            app.command(name, cls=FlagCommand, context_settings=getattr(module, "CONTEXT_SETTINGS", None))(module.command)
 
 
-COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights", "export"]
+COMMANDS: List[str] = ["infer", "video", "smooth", "brightness", "train", "download-weights", "export", "cache"]
 _register_commands()
 
 

@@ -34,18 +34,14 @@ def command(
     brightness: _options.Brightness = False,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write input | output side by side.")] = False,
     overwrite: _options.Overwrite = False,
-    workers: Annotated[Optional[int], typer.Option(
-        "--workers", "-j", min=1, show_default=False,
-        help="Processes stylizing at once on CPU (default: 2 with 2+ cores and 8 GB available, else 1). "
-             "Helpers take only pictures under 0.75 MP; each process holds its own graphs.")] = None,
     cache_dir: _options.CacheDir = None,
     quiet: _options.Quiet = False,
 ) -> None:
     """Stylize photos: [bold]anime infer photos/ out/[/]."""
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
-    from animecli.pipelines.infer import InferOptions, is_skipped, plan_jobs, run_infer
-    from animecli.pipelines.infer_helpers import start_processes
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer
+    from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
     from animecli.weights.resolve import load_generator_weights
 
     inputs = paths[:-1]
@@ -60,19 +56,11 @@ def command(
     reporter = _console.RichReporter(quiet=quiet)
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
-    to_do = [job for job in jobs if not is_skipped(job, options)]  # a re-run may have little left to do
-    settings = dict(max_size=max_size, brightness=brightness, keep_processed_size=keep_processed_size)
-    stylizer, helpers = start_processes(loaded, device, to_do, settings, options, workers)
-    try:
-        runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
-        result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, helpers=helpers,
-                           skipped=skipped)
-    finally:
-        if helpers is not None:
-            helpers.stop()
-    used = 1 + (len(helpers.stats) if helpers is not None else 0)
-    title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample}"
-    title += f", {used} processes)" if used > 1 else ")"
+    stylizer = open_stylizer(loaded, StylizeSettings(device=device, max_size=max_size, brightness=brightness,
+                                                     keep_processed_size=keep_processed_size))
+    runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
+    result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, skipped=skipped)
+    title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})"
     _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds, quiet=quiet)
     if result.failed:
         raise typer.Exit(1)

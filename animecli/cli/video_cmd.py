@@ -45,15 +45,17 @@ def command(
     quiet: _options.Quiet = False,
 ) -> None:
     """Stylize a video: [bold]anime video clip.mp4 clip_anime.mp4[/]."""
+    from animecli.inference.stylizer import StylizeSettings, open_stylizer
     from animecli.pipelines.video import VideoOptions, prepare_video, run_video
-    from animecli.stylize import load_stylizer
+    from animecli.weights.resolve import load_generator_weights
 
     options = VideoOptions(start=start, end=end, audio=audio, codec=codec, crf=crf, preset=preset,
                            batch_size=batch_size, overwrite=overwrite)
     job = prepare_video(source, output, options)
     reporter = _console.RichReporter(quiet=quiet)
-    stylizer = load_stylizer(weights=weights, style=style, upsample=upsample, device=device, max_size=max_size,
-                             brightness=brightness, cache_dir=cache_dir, reporter=reporter)
+    loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
+                                    reporter=reporter)
+    stylizer = open_stylizer(loaded, StylizeSettings(device=device, max_size=max_size, brightness=brightness))
     runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
     result = run_video(job, stylizer.stylize_batch, reporter=reporter)
     if not quiet:

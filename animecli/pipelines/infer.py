@@ -10,16 +10,13 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from animecli import files, images
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.progress import NullReporter, Reporter
-
-if TYPE_CHECKING:
-    from animecli.pipelines.infer_helpers import HelperProcesses
 
 
 @dataclass(frozen=True)
@@ -181,11 +178,9 @@ def is_skipped(job: Job, options: InferOptions) -> bool:
 
 def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
               reporter: Optional[Reporter] = None, refused: Sequence[Tuple[Path, str]] = (),
-              helpers: Optional["HelperProcesses"] = None, skipped: Sequence[Tuple[Path, str]] = ()) -> InferResult:
+              skipped: Sequence[Tuple[Path, str]] = ()) -> InferResult:
     """Stylize every job: decoding runs ahead and writing runs behind the computation.
 
-    With ``helpers`` (started processes, see ``infer_helpers``), this process and the helpers take the
-    jobs one at a time from a shared queue, so both share out the work whatever the picture sizes.
     Failures are recorded in the result, not reported as warnings: the caller's summary lists each once.
     """
     reporter = reporter or NullReporter()
@@ -210,12 +205,8 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
             result.failed.append((job.source, message))
         reporter.advance(1)
 
-    if helpers is None:
-        pending = iter(todo)
-        stylize_jobs(lambda: next(pending, None), stylize, options, done, failed, ahead=2)
-    else:
-        with helpers.sharing(todo, done, failed, reporter.warn) as take:
-            stylize_jobs(take, stylize, options, done, failed, ahead=0)
+    pending = iter(todo)
+    stylize_jobs(lambda: next(pending, None), stylize, options, done, failed)
     reporter.stop()
     result.seconds = time.perf_counter() - started
     return result

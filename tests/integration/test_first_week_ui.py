@@ -146,18 +146,22 @@ def test_download_weights_errors_print_names_and_paths_as_typed(tmp_path):
 # -- item 13: help at 80 columns ------------------------------------------------------------------------------
 
 def _command_options(name: str) -> list:
+    """The ``--`` options of ``anime NAME`` (NAME may be a sub-command path such as ``cache info``)."""
     import typer
 
     from animecli.cli.app import app
 
-    command = typer.main.get_command(app).commands[name]
+    command = typer.main.get_command(app)
+    for part in name.split():
+        command = command.commands[part]
     return [opt for param in command.params if param.param_type_name == "option"
             for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--")]
 
 
-@pytest.mark.parametrize("name", ["infer", "video", "smooth", "brightness", "train", "download-weights"])
+@pytest.mark.parametrize("name", ["", "infer", "video", "smooth", "brightness", "train", "download-weights",
+                                  "export", "cache", "cache info", "cache clear"])
 def test_help_at_80_columns_shows_every_option_whole_and_no_bool_tag(tmp_path, name):
-    result = run_anime(name, "--help", cwd=tmp_path, env={"COLUMNS": "80"})
+    result = run_anime(*name.split(), "--help", cwd=tmp_path, env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert max(len(line) for line in text.splitlines()) <= 80

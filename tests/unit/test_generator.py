@@ -37,7 +37,7 @@ def test_parameter_names_and_count(configured):
 def test_golden_parity(configured, fixtures, npz, case, weights, mode):
     import mindspore as ms
 
-    from animecli.stylize import Stylizer
+    from animecli.inference.stylizer import Stylizer
     from animecli.weights.resolve import read_generator_file
 
     loaded = read_generator_file(fixtures / "generator" / weights)

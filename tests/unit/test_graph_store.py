@@ -1,4 +1,5 @@
-"""The graph store: exported graphs serve any weights, survive damage, and are keyed by what they depend on."""
+"""The graph store: exported graphs serve any weights and give the bytes of an in-process compile, survive
+damage, keep to their budget, and are keyed by what they depend on."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def _generator(seed):
 
 
 def _run_stored(net, x):
-    from animecli import graph_store, runtime
+    from animecli import runtime
+    from animecli.inference import graph_store
 
     key = graph_store.graph_key("test-generator", [x])
     with runtime.compiling():
@@ -39,7 +41,8 @@ def _run_stored(net, x):
 def test_a_stored_graph_runs_with_the_weights_of_the_cell_that_loads_it(configured):
     import mindspore as ms
 
-    from animecli import graph_store, runtime
+    from animecli import runtime
+    from animecli.inference import graph_store
 
     x = ms.Tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 24, 32)).astype(np.float32))
     first, second = _generator(1), _generator(2)
@@ -47,57 +50,16 @@ def test_a_stored_graph_runs_with_the_weights_of_the_cell_that_loads_it(configur
     reused = _run_stored(second, x)
     with runtime.compiling():
         direct = second(x).asnumpy()
-    assert np.abs(reused - direct).max() <= 1e-6
+    assert np.array_equal(reused, direct)  # a stored graph gives the bytes of compiling in this process
     assert np.abs(exported - reused).max() > 1e-2  # really other weights
-    stored = sorted(p.name for p in graph_store.store_dir().iterdir())
-    assert len(stored) == 2 and stored[0].startswith("test-generator-1x3x24x32-")
-    assert stored[0].endswith(".lock") and stored[1] == stored[0][:-len(".lock")] + ".mindir"
-
-
-def test_the_first_call_runs_under_the_graphs_lock(configured, monkeypatch):
-    """Another process needing a graph just exported waits while this one builds its kernels (first call)."""
-    import fcntl
-
-    import mindspore as ms
-
-    from animecli import graph_store, runtime
-
-    x = ms.Tensor(np.random.default_rng(7).uniform(-1, 1, (1, 3, 16, 20)).astype(np.float32))
-    key = graph_store.graph_key("test-generator", [x])
-    other_key = graph_store.graph_key("test-generator", [ms.Tensor(np.zeros((1, 3, 20, 16), np.float32))])
-    held = {}
-
-    def lock_is_free(name):
-        with open(graph_store.store_dir() / f"{name}.lock", "a+b") as other:  # as another process would
-            try:
-                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
-            return True
-
-    class Recording(ms.nn.GraphCell):
-        def __call__(self, *args):
-            held["this graph"] = not lock_is_free(key)
-            held["another graph"] = not lock_is_free(other_key)
-            return super().__call__(*args)
-
-    monkeypatch.setattr(ms.nn, "GraphCell", Recording)
-    with runtime.compiling():
-        graph_store.load_and_run(_generator(8), [x], key)
-    assert held == {"this graph": True, "another graph": False}
-    assert lock_is_free(key)  # released once the first call is done
-
-    # A graph loaded from the store (its kernels built already) runs its first call unlocked.
-    with runtime.compiling():
-        graph_store.load_and_run(_generator(9), [x], key)
-    assert held == {"this graph": False, "another graph": False}
+    stored = [p.name for p in graph_store.store_dir().iterdir()]
+    assert len(stored) == 1 and stored[0].startswith("test-generator-1x3x24x32-") and stored[0].endswith(".mindir")
 
 
 def test_a_damaged_graph_file_is_exported_again(configured):
     import mindspore as ms
 
-    from animecli import graph_store
+    from animecli.inference import graph_store
 
     x = ms.Tensor(np.random.default_rng(3).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32))
     net = _generator(4)
@@ -110,8 +72,8 @@ def test_a_damaged_graph_file_is_exported_again(configured):
 
 
 def test_keys_name_shape_and_settings(configured):
-    from animecli import graph_store
-    from animecli.graph_store import TensorSpec
+    from animecli.inference import graph_store
+    from animecli.inference.graph_store import TensorSpec
 
     key = graph_store.graph_key("generator-tf-eps1e-12", [TensorSpec((1, 3, 64, 80))])
     assert key == graph_store.graph_key("generator-tf-eps1e-12", [np.zeros((1, 3, 64, 80), np.float32)])
@@ -125,7 +87,8 @@ def test_keys_name_shape_and_settings(configured):
 def test_an_unwritable_store_falls_back_to_compiling_in_process(configured, monkeypatch):
     import mindspore as ms
 
-    from animecli import graph_store, runtime
+    from animecli import runtime
+    from animecli.inference import graph_store
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -140,15 +103,43 @@ def test_an_unwritable_store_falls_back_to_compiling_in_process(configured, monk
     assert not list(graph_store.store_dir().glob("*.mindir"))  # nothing half-written left behind
 
 
-def test_sightings_are_counted_across_calls_and_kept_per_key(tmp_path, monkeypatch):
-    from animecli import graph_store
+def test_the_store_keeps_to_its_budget_least_recently_used_out_first(configured):
+    import mindspore as ms
 
-    assert [graph_store.count_sighting("a-key") for _ in range(3)] == [1, 2, 3]
-    assert graph_store.count_sighting("another-key") == 1
-    assert (graph_store.store_dir() / "a-key.seen").read_bytes() == b"..."
+    from animecli import runtime
+    from animecli.inference import graph_store
 
-    # Where the store cannot be written, nothing is counted (the Stylizer then counts in memory).
-    blocked = tmp_path / "blocked"
-    blocked.write_text("a file where the cache folder should be")
-    monkeypatch.setenv("ANIME_HOME", str(blocked))
-    assert graph_store.count_sighting("a-key") == 0
+    net = _generator(10)
+    inputs = [ms.Tensor(np.zeros((1, 3, 16, 16 + 4 * i), np.float32)) for i in range(3)]
+    keys = [graph_store.graph_key("test-generator", [x]) for x in inputs]
+    with runtime.compiling():
+        graph_store.load_and_run(net, [inputs[0]], keys[0])
+        graph_store.load_and_run(net, [inputs[1]], keys[1])
+        one = graph_store.folder_size(graph_store.store_dir())[1] // 2  # about one graph's size
+        graph_store.load_and_run(net, [inputs[0]], keys[0])  # used again: now the most recent
+        graph_store.load_and_run(net, [inputs[2]], keys[2], budget=int(2.5 * one))
+    assert [p.name for p in graph_store.stored_graphs()] == [f"{keys[0]}.mindir", f"{keys[2]}.mindir"]
+    # A budget smaller than one graph keeps the graph just exported, so the run that needs it finds it.
+    first, last = graph_store.stored_graphs()
+    assert graph_store.trim(0, keep=last) == [first]
+    assert graph_store.stored_graphs() == [last]
+
+
+def test_a_store_that_cannot_be_written_still_serves_its_graphs(configured, monkeypatch):
+    import mindspore as ms
+
+    from animecli import runtime
+    from animecli.inference import graph_store
+
+    x = ms.Tensor(np.random.default_rng(11).uniform(-1, 1, (1, 3, 16, 20)).astype(np.float32))
+    net = _generator(12)
+    stored = _run_stored(net, x)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(graph_store.os, "utime", read_only)
+    with runtime.compiling():
+        graph, output = graph_store.load_and_run(net, [x], graph_store.graph_key("test-generator", [x]))
+    assert isinstance(graph, ms.nn.GraphCell)  # loaded from the store, not compiled again
+    assert np.array_equal(output.asnumpy(), stored)

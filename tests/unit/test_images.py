@@ -78,22 +78,3 @@ def test_write_refuses_unknown_suffix(tmp_path):
     with pytest.raises(InvalidInputError, match="unsupported output format"):
         images.write_image(tmp_path / "x.gifv", np.zeros((8, 8, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
-
-
-def test_peek_size_reads_png_and_jpeg_headers_only(tmp_path, fixtures):
-    assert images.peek_size(fixtures / "photos" / "chelsea.png") == (451, 300)
-    assert images.peek_size(fixtures / "photos" / "rocket.jpg") == (640, 427)
-    pixels = np.zeros((30, 70, 3), np.uint8)
-    progressive = tmp_path / "progressive.jpg"
-    progressive.write_bytes(cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes())
-    assert images.peek_size(progressive) == (70, 30)
-    exif = tmp_path / "phone.jpg"
-    exif.write_bytes(_jpeg_with_orientation(40, 20, 6))  # an APP1 segment before the frame header
-    assert images.peek_size(exif) == (40, 20)  # stored size: the orientation does not change the pixel count
-    # Other formats and broken headers: unknown (the picture is decoded when its turn comes).
-    bmp = tmp_path / "p.bmp"
-    images.write_image(bmp, pixels)
-    truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(exif.read_bytes()[:30])
-    for path in (bmp, truncated, tmp_path / "missing.png"):
-        assert images.peek_size(path) is None, path

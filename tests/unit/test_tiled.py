@@ -1,11 +1,9 @@
-"""The tiled executor equals the whole-picture network, and the Stylizer routes shapes as documented."""
+"""The tiled executor equals the whole-picture network, and the Stylizer follows its one policy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from animecli.weights.generator_ckpt import GeneratorWeights
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +34,7 @@ def _whole(params, mode, eps, x):
 
 
 def test_reflect_and_take_match_numpy():
-    from animecli.models.tiled import _reflect, _take
+    from animecli.inference.tiled import _reflect, _take
 
     data = np.arange(3 * 7 * 9, dtype=np.float32).reshape(3, 7, 9)
     padded = np.pad(data, ((0, 0), (3, 3), (3, 3)), mode="reflect")
@@ -56,7 +54,7 @@ def test_resize_weights_match_mindspore(configured, mode, sizes):
     import mindspore as ms
     from mindspore import ops
 
-    from animecli.models.tiled import resize_source
+    from animecli.inference.tiled import resize_source
 
     size_in, size_out = sizes
     x = np.random.default_rng(0).normal(size=(1, 2, size_in, size_in)).astype(np.float32)
@@ -76,7 +74,7 @@ def test_resize_weights_match_mindspore(configured, mode, sizes):
 ])
 def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mode):
     """Small tiles (many tile borders, overhanging edge tiles): same result as the whole picture."""
-    from animecli.models.tiled import TiledGenerator
+    from animecli.inference.tiled import TiledGenerator
     from animecli.weights.resolve import read_generator_file
 
     loaded = read_generator_file(fixtures / "generator" / weights)
@@ -92,7 +90,7 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
 
 def test_tiled_narrow_pictures_equal_whole_picture(configured, bl_weights):
     """One tile per band of rows (a layer whose output overwrites its input band by band) and one band."""
-    from animecli.models.tiled import TiledGenerator
+    from animecli.inference.tiled import TiledGenerator
 
     for height, width in ((200, 40), (36, 180)):
         x = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
@@ -105,70 +103,26 @@ def _picture(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def test_stylizer_compiles_per_shape_only_when_it_pays(configured, bl_weights):
-    """First shape: whole graph. New shapes: tiled (no compile) until their pictures, in this run and
-    earlier ones, add up to compile_worth_pixels: then whole."""
-    from animecli.stylize import COMPILE_WORTH_PIXELS, Stylizer
+def test_the_policy_is_the_pixel_count_alone():
+    from animecli.inference.stylizer import WHOLE_MAX_PIXELS, runs_tiled
 
-    assert COMPILE_WORTH_PIXELS == 450_000
-    worth = 3 * 48 * 40  # b (48x40) compiles on its third picture
-    stylizer = Stylizer(bl_weights, compile_worth_pixels=worth)
-    a, b, c = _picture(40, 56, 1), _picture(48, 40, 2), _picture(36, 60, 3)
-    outputs = [stylizer(p) for p in (a, a, b, c, b, b, a)]
-    stats = stylizer.stats
-    assert stats.pictures == 7
-    # compiles: a (whole), b (tiled graphs, first tiled picture), b (whole, third time seen)
-    assert stats.compiles == 3 and stats.hits == 4
-    assert set(stats.whole_first_call) == {(40, 56), (48, 40)}
-    assert stats.tiled_pictures == 3 and stats.tiled_first_call is not None  # b, c, b
-    assert stats.hit_rate == pytest.approx(4 / 7)
-    # Whichever path ran, a picture gives the same pixels (float noise may move a value by one level).
-    assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[2], outputs[4])
-    tiled, whole = outputs[2].astype(int), outputs[5].astype(int)
-    assert np.abs(tiled - whole).max() <= 1 and (tiled == whole).mean() > 0.99
-
-    # A later Stylizer (a later run) finds a's and b's graphs on disk: both run whole from the start.
-    later = Stylizer(bl_weights, compile_worth_pixels=worth)
-    again = [later(p) for p in (a, b, c)]
-    assert later.stats.whole_from_disk == 2 and set(later.stats.whole_first_call) == {(40, 56), (48, 40)}
-    assert later.stats.tiled_pictures == 1  # c: its second picture over two runs, and not on disk
-    assert np.array_equal(again[0], outputs[0]) and np.array_equal(again[1], outputs[5])
-
-    # A third run: c's third picture counting the earlier runs, so it gets its own graph now.
-    third = Stylizer(bl_weights, compile_worth_pixels=worth)
-    third(a)
-    third(c)
-    assert set(third.stats.whole_first_call) == {(40, 56), (36, 60)} and third.stats.tiled_pictures == 0
+    assert WHOLE_MAX_PIXELS == 2_500_000
+    assert not runs_tiled(1250, 2000) and runs_tiled(1251, 2000)
+    assert not runs_tiled(720, 1280) and runs_tiled(3024, 4032)
 
 
-def test_a_large_new_shape_gets_its_own_graph_at_once(configured, bl_weights):
-    from animecli.stylize import Stylizer
-
-    stylizer = Stylizer(bl_weights, compile_worth_pixels=40 * 48)
-    for picture in (_picture(32, 40, 1), _picture(40, 48, 2), _picture(36, 44, 3), _picture(36, 44, 4)):
-        stylizer(picture)
-    # the first shape (whole), 40x48 (large enough: whole at once), 36x44 (tiled, then whole: 2 x 36 x 44
-    # pixels are worth compiling)
-    assert set(stylizer.stats.whole_first_call) == {(32, 40), (40, 48), (36, 44)}
-    assert stylizer.stats.tiled_pictures == 1
-
-
-def test_large_pictures_run_tiled_and_match(configured, bl_weights):
-    from animecli.stylize import Stylizer
+def test_a_picture_above_the_limit_runs_tiled_and_close_to_its_whole_graph(configured, bl_weights, monkeypatch):
+    from animecli.inference import stylizer as engine
 
     picture = _picture(72, 88, 4)
-    tiled = Stylizer(bl_weights, whole_max_pixels=72 * 88 - 1)
-    whole = Stylizer(bl_weights, tiling="never")
-    tiled_out, whole_out = tiled(picture), whole(picture)
-    assert tiled.stats.tiled_pictures == 1 and not tiled.stats.whole_first_call
-    assert whole.stats.tiled_pictures == 0
+    whole = engine.Stylizer(bl_weights)
+    whole_out = whole(picture)
+    monkeypatch.setattr(engine, "WHOLE_MAX_PIXELS", 72 * 88 - 1)
+    tiled = engine.Stylizer(bl_weights)
+    tiled_out = tiled(picture)
+    assert whole._graphs and not tiled._graphs and tiled._tiled is not None
     assert np.abs(tiled_out.astype(int) - whole_out.astype(int)).max() <= 1
     assert (tiled_out == whole_out).mean() > 0.99
-
-
-def test_tiling_option_is_checked(bl_weights):
-    from animecli.errors import InvalidInputError
-    from animecli.stylize import Stylizer
-
-    with pytest.raises(InvalidInputError, match="tiling"):
-        Stylizer(GeneratorWeights(bl_weights.params, bl_weights.meta), tiling="sometimes")
+    # The tiled path gives the same bytes again, whatever ran in between.
+    tiled(_picture(40, 48, 5))
+    assert np.array_equal(tiled(picture), tiled_out)

@@ -7,6 +7,9 @@ result (per-tile sums combined in float64). The next layer applies the norm and 
 tiles on the fly, so only the raw maps of two consecutive layers are ever held, and every layer's graph
 has one input shape whatever the picture size. Reflect padding and the bilinear upsampling use the
 picture's absolute coordinates, so results equal the whole-picture network up to float rounding.
+
+Gain: memory. 4000x3000 peaks at 6.4 GB (a whole-picture graph would need ~34 GB), at about 2x the
+per-pixel time of a size's own graph (2.1x at 2048x1536 against 1280x720; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import ctypes
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import mindspore as ms
 from mindspore import Parameter, nn, ops
 
-from animecli import graph_store, runtime
+from animecli import runtime
+from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
-#: Output tile side per resolution level (full, half, quarter of the input).
+#: Output tile side per resolution level (full, half, quarter of the input). Larger tiles (512/256/128,
+#: 256/256/128) gave no reliable gain at 2048x1536 on a shared 2-core CPU (docs/performance.md).
 DEFAULT_TILES = (128, 128, 64)
 
 
