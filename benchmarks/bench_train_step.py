@@ -1,11 +1,14 @@
-"""Time the compiled training steps (init step; GAN step = one D + one G update) and print JSON.
+"""Time the training steps of MindSpore (animecli) and of a same-work PyTorch baseline; print JSON.
 
-Each step kind runs in its own child process, so each reports its own peak RSS (MindSpore's CPU
-convolution-gradient kernels keep a large per-kernel workspace, so memory depends on which graphs exist).
-Baseline measured in the same run: fp32 matmul throughput (GFLOP/s) through MindSpore, before and
-after, so numbers from machines of different speed (or a CPU shared with other work) can be compared.
+Rows: init 128/2, GAN 128/2, init 256/1, GAN 256/1, GAN 256/4 (step, size, batch). Each (row, framework)
+runs in its own child process, so each reports its own peak RSS; MindSpore and PyTorch alternate row by
+row, and ``--repeats`` runs the whole list again (figures: medians over repeats of each child's median
+step time). The first call (MindSpore: graph compilation) is reported apart and excluded from the step
+time. GFLOP per step is counted once on the PyTorch step (convolutions and matmuls, forward and backward;
+the same work for both) and gives each framework's GFLOP/s. The PyTorch step is
+``benchmarks/torch_train_step.py`` (needs torch and h5py in the same Python).
 
-    PYTHONPATH=. python benchmarks/bench_train_step.py --batch 4 --size 256 --steps 3 [--fusion off]
+    PYTHONPATH=. python benchmarks/bench_train_step.py [--rows gan:256:1,gan:256:4] [--steps 3] [--repeats 2]
 
 ``--fusion on`` (the default) is what ``anime train`` runs: MindSpore's operator fusion on CPU.
 """
@@ -22,26 +25,23 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_VGG = (Path(__file__).resolve().parents[2] / "shared" / "weights"
-               / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+HERE = Path(__file__).resolve().parent
+DEFAULT_VGG = HERE.parents[1] / "shared" / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+DEFAULT_ROWS = "init:128:2,gan:128:2,init:256:1,gan:256:1,gan:256:4"
+FRAMEWORKS = ("mindspore", "pytorch")
 
 
-def _matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
-    import mindspore as ms
+def _batches(batch: int, size: int):
     import numpy as np
 
-    a = ms.Tensor(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32))
-    ms.ops.matmul(a, a).asnumpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = ms.ops.matmul(a, a)
-    out.asnumpy()
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    rng = np.random.default_rng(0)
+    shape = (batch, 3, size, size)
+    return [rng.uniform(-1, 1, shape).astype(np.float32) for _ in range(4)]
 
 
 def _time_calls(fn, steps: int) -> dict:
     start = time.perf_counter()
-    fn()  # compiles the graph
+    fn()  # MindSpore: compiles the graph
     first = time.perf_counter() - start
     times = []
     for _ in range(steps):
@@ -49,13 +49,18 @@ def _time_calls(fn, steps: int) -> dict:
         fn()  # returns python floats: the step has finished
         times.append(time.perf_counter() - start)
     return {"first_call_s": round(first, 3), "median_s": round(statistics.median(times), 3),
-            "min_s": round(min(times), 3), "max_s": round(max(times), 3), "timed_calls": steps}
+            "min_s": round(min(times), 3), "max_s": round(max(times), 3)}
 
 
-def _run_step(args) -> dict:
-    """Build TrainSteps and time one step kind in this process."""
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _run_mindspore(args) -> dict:
+    from animecli import runtime
+
+    runtime.configure(args.device, "graph", graph_kernel=args.fusion == "on")
     import mindspore as ms
-    import numpy as np
 
     from animecli.models.discriminator import Discriminator
     from animecli.models.generator import Generator
@@ -64,73 +69,106 @@ def _run_step(args) -> dict:
 
     ms.set_seed(0)
     steps = TrainSteps(Generator(), Discriminator(), load_vgg19(args.vgg), LossConfig())
-    rng = np.random.default_rng(0)
-    shape = (args.batch, 3, args.size, args.size)
-    photo, anime, gray, smooth = (ms.Tensor(rng.uniform(-1, 1, shape).astype(np.float32)) for _ in range(4))
-    from animecli import runtime
-
+    photo, anime, gray, smooth = (ms.Tensor(b) for b in _batches(args.batch, args.size))
     if args.step == "init":
         step = lambda: steps.init_step(photo)  # noqa: E731
     else:
         step = lambda: steps.gan_step(photo, anime, gray, smooth)  # noqa: E731
     with runtime.compiling():  # the fusion compiler writes into the cwd
         result = _time_calls(step, args.steps)
-    result["images_per_s"] = round(args.batch / result["median_s"], 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = _peak_rss_mb()
     return result
 
 
-def _child(args, step: str) -> dict:
-    command = [sys.executable, __file__, "--step", step, "--batch", str(args.batch), "--size", str(args.size),
-               "--steps", str(args.steps), "--device", args.device, "--vgg", str(args.vgg), "--fusion", args.fusion]
+def _run_pytorch(args) -> dict:
+    sys.path.insert(0, str(HERE))
+    import torch
+    from torch_train_step import TorchTrainSteps, step_gflop
+
+    steps = TorchTrainSteps(args.vgg)
+    batches = [torch.from_numpy(b) for b in _batches(args.batch, args.size)]
+    if args.step == "init":
+        step = lambda: steps.init_step(batches[0])  # noqa: E731
+    else:
+        step = lambda: steps.gan_step(*batches)  # noqa: E731
+    result = _time_calls(step, args.steps)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    result["gflop_per_step"] = round(step_gflop(steps, args.step, batches), 1)
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def _child(args, framework: str, step: str, size: int, batch: int) -> dict:
+    command = [sys.executable, __file__, "--child", framework, "--step", step, "--batch", str(batch),
+               "--size", str(size), "--steps", str(args.steps), "--device", args.device, "--vgg", str(args.vgg),
+               "--fusion", args.fusion]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": f"exit {done.returncode}" + (" (killed: out of memory?)" if done.returncode < 0 else ""),
                 "stderr_tail": done.stderr[-500:]}
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _summary(runs: list) -> dict:
+    good = [r for r in runs if "median_s" in r]
+    if not good:
+        return runs[0]
+    out = {"median_s": round(statistics.median(r["median_s"] for r in good), 3),
+           "step_s_per_repeat": [r["median_s"] for r in good],
+           "first_call_s": round(statistics.median(r["first_call_s"] for r in good), 2),
+           "peak_rss_gb": round(max(r["peak_rss_mb"] for r in good) / 1024, 2)}
+    if "gflop_per_step" in good[0]:
+        out["gflop_per_step"] = good[0]["gflop_per_step"]
+    return out
+
+
+def _compare(args) -> dict:
+    rows = [(s, int(z), int(b)) for s, z, b in (r.split(":") for r in args.rows.split(","))]
+    runs = {(row, fw): [] for row in rows for fw in FRAMEWORKS}
+    load_start = os.getloadavg()[0]
+    for repeat in range(args.repeats):
+        for row in rows:
+            order = FRAMEWORKS if repeat % 2 == 0 else FRAMEWORKS[::-1]
+            for framework in order:
+                runs[(row, framework)].append(_child(args, framework, *row))
+    table = []
+    for row in rows:
+        ms_, pt = _summary(runs[(row, "mindspore")]), _summary(runs[(row, "pytorch")])
+        entry = {"step": row[0], "size": row[1], "batch": row[2], "mindspore": ms_, "pytorch": pt}
+        if "median_s" in ms_ and "median_s" in pt:
+            gflop = pt["gflop_per_step"]
+            ms_["gflop_per_s"] = round(gflop / ms_["median_s"], 1)
+            pt["gflop_per_s"] = round(gflop / pt["median_s"], 1)
+            entry["time_ratio"] = round(ms_["median_s"] / pt["median_s"], 2)
+            entry["memory_ratio"] = round(ms_["peak_rss_gb"] / pt["peak_rss_gb"], 2)
+        table.append(entry)
+    import mindspore as ms
+    import torch
+
+    return {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "mindspore": ms.__version__, "pytorch": torch.__version__, "cpu_count": os.cpu_count(),
+            "fusion": args.fusion, "steps_per_child": args.steps, "repeats": args.repeats,
+            "loadavg_1m": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)}, "rows": table}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=3, help="timed calls per step kind (after one compile call)")
+    parser.add_argument("--rows", default=DEFAULT_ROWS, help="comma-separated step:size:batch")
+    parser.add_argument("--steps", type=int, default=3, help="timed calls per child (after one first call)")
+    parser.add_argument("--repeats", type=int, default=2, help="times the whole row list runs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--vgg", type=Path, default=DEFAULT_VGG)
-    parser.add_argument("--step", choices=("init", "gan"), help="time only this step kind, in this process")
     parser.add_argument("--fusion", choices=("on", "off"), default="on", help="MindSpore's operator fusion")
+    parser.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=("init", "gan"), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    from animecli import runtime
-
-    info = runtime.configure(args.device, "graph", graph_kernel=args.fusion == "on")
-    if args.step:
-        json.dump(_run_step(args), sys.stdout)
+    if args.child:
+        result = (_run_mindspore if args.child == "mindspore" else _run_pytorch)(args)
+        print(json.dumps(result))
         return 0
-
-    import mindspore as ms
-
-    load_start = os.getloadavg()[0]
-    baseline_before = _matmul_gflops()
-    init = _child(args, "init")
-    gan = _child(args, "gan")
-    baseline_after = _matmul_gflops()
-    report = {
-        "benchmark": "train_step",
-        "device": info.device,
-        "mindspore": ms.__version__,
-        "cpu_count": os.cpu_count(),
-        "batch": args.batch,
-        "size": args.size,
-        "fusion": info.graph_kernel,
-        "baseline_matmul_gflops": {"before": round(baseline_before, 1), "after": round(baseline_after, 1)},
-        "init_step": init,
-        "gan_step": gan,
-        "loadavg_1m": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
-    }
-    if "median_s" in init and "median_s" in gan:
-        report["gan_over_init"] = round(gan["median_s"] / init["median_s"], 2)
-    json.dump(report, sys.stdout, indent=2)
+    json.dump(_compare(args), sys.stdout, indent=2)
     print()
     return 0
 

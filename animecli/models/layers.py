@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import initializer
+from mindspore.ops import operations as P
 
 
 class LayerNorm(nn.Cell):
@@ -100,6 +101,47 @@ def export_friendly(network: nn.Cell) -> nn.Cell:
     return network
 
 
+class _DepthwiseConv(nn.Cell):
+    """``conv2d(x, weight)`` of a VALID, stride-1 depthwise convolution with a cheap weight gradient.
+
+    MindSpore's CPU Conv2DBackpropFilter for depthwise kernels is pathological: 13.0 s of a 53 s GAN step
+    at 256/1 (4 calls, ~0.1 GFLOP of work; CPU, loaded machine); alone, 0.04-12 s a call at 512x64x64.
+    Here it is a forward grouped convolution (0.08-0.18 s there); the input gradient stays MindSpore's own.
+    """
+
+    def __init__(self, conv2d, channels: int, kernel_size: int):
+        super().__init__()
+        self.conv2d = conv2d
+        self.kernel_size = kernel_size
+        self.input_grad = P.Conv2DBackpropInput(out_channel=channels, kernel_size=kernel_size, group=channels)
+
+    def construct(self, x, weight):
+        return self.conv2d(x, weight)
+
+    def bprop(self, x, weight, out, dout):
+        n, c = x.shape[0], x.shape[1]
+        # dW[c, i, j] = sum over (n, h, w) of x[n, c, h+i, w+j] * dout[n, c, h, w]: a grouped convolution
+        # of x with dout as the kernel (the batch summed inside each group)
+        samples = x.transpose(1, 0, 2, 3).reshape(1, c * n, x.shape[2], x.shape[3])
+        weight_grad = ops.conv2d(samples, dout.transpose(1, 0, 2, 3), groups=c)
+        return self.input_grad(dout, weight, x.shape), weight_grad.reshape(weight.shape)
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """``nn.Conv2d(channels, channels, k, pad_mode="valid", group=channels)``: same parameters, same forward,
+    a cheaper weight gradient (``_DepthwiseConv``)."""
+
+    def __init__(self, channels: int, kernel_size: int, has_bias: bool):
+        super().__init__(channels, channels, kernel_size, pad_mode="valid", group=channels, has_bias=has_bias)
+        self.depthwise = _DepthwiseConv(self.conv2d, channels, kernel_size)
+
+    def construct(self, x):
+        output = self.depthwise(x, self.weight)
+        if self.has_bias:
+            output = self.bias_add(output, self.bias)
+        return output
+
+
 class RowTapConv2d(nn.Cell):
     """A stride-1, VALID, bias-free k x k convolution computed as a 1 x k convolution to ``k * out``
     channels (one per kernel row) followed by a grouped k x 1 convolution that adds the row taps up.
@@ -136,6 +178,8 @@ class ConvNormLReLU(nn.SequentialCell):
                  groups: int = 1, bias: bool = False, eps: float = 1e-12):
         if kernel_size == 7 and in_ch > 3 and stride == 1 and groups == 1 and not bias:
             conv = RowTapConv2d(in_ch, out_ch, kernel_size)
+        elif groups == in_ch == out_ch > 1 and stride == 1:
+            conv = DepthwiseConv2d(in_ch, kernel_size, has_bias=bias)
         else:
             conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, pad_mode="valid", group=groups,
                              has_bias=bias)

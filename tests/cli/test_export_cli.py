@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from animecli import runtime
 from tests.support.cli import run_anime
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used in this process below: set the device first, as commands do (a later module's
+    ``runtime.configure`` fails once MindSpore's runtime started without it)."""
+    runtime.configure("cpu", mode="graph")
+
 
 #: (golden file, case, weights, --upsample): one case per upsampling mode.
 MODES = {

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from mindspore import nn, ops
 
+from animecli import runtime
 from animecli.models.export_graph import interpolation_matrix
 from animecli.models.layers import SliceReflectionPad2d
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _configured():
+    """MindSpore is used in this process below: set the device first, as commands do (a later module's
+    ``runtime.configure`` fails once MindSpore's runtime started without it)."""
+    runtime.configure("cpu", mode="graph")
 
 
 @pytest.mark.parametrize("mode, align, half_pixel", [
