@@ -8,6 +8,8 @@ the size. MindIR keeps the inference network itself, at the same fixed size, so 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
@@ -88,6 +90,11 @@ def export_generator(weights: GeneratorWeights, output: Path, size: Tuple[int, i
     if file_format == "ONNX":
         network = exportable_generator(export_friendly(network), size)
     example = ms.Tensor(np.zeros((1, 3, *size), np.float32))
-    with atomic_path(output, suffix=output.suffix) as temporary:
-        ms.export(network, example, file_name=str(temporary), file_format=file_format)
+    # MindSpore refuses file names outside [0-9a-zA-Z@_-.:/\\] (spaces, brackets, accents): export under a
+    # plain name in a private temporary folder, then copy into place atomically.
+    with tempfile.TemporaryDirectory(prefix="anime-export-") as folder:
+        plain = Path(folder) / f"generator{output.suffix}"
+        ms.export(network, example, file_name=str(plain), file_format=file_format)
+        with atomic_path(output, suffix=output.suffix) as temporary:
+            shutil.copyfile(plain, temporary)
     return ExportResult(output, file_format, tuple(size), meta.upsample, meta.eps)

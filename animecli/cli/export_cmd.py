@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from typing_extensions import Annotated
 
 from animecli.cli import _console, _options
 from animecli.errors import InvalidInputError
@@ -44,6 +42,6 @@ def command(
     from animecli.export import export_generator
 
     result = export_generator(loaded, output, (height, width))
-    _console.info(f"wrote {escape(str(result.path))}: {file_format}, input 1x3x{height}x{width} "
-                  f"(NCHW float32 RGB in [-1, 1]), {escape(loaded.meta.name)} weights, upsample "
+    _console.info(f"wrote {result.path}: {file_format}, input 1x3x{height}x{width} "
+                  f"(NCHW float32 RGB in [-1, 1]), {loaded.meta.name} weights, upsample "
                   f"{result.upsample}", quiet=quiet)

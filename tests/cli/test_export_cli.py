@@ -33,7 +33,7 @@ def _export(fixtures, output, mode, *extra):
         args += ["--upsample", upsample]
     result = run_anime(*args)
     assert result.returncode == 0, result.stderr
-    return golden[f"{case}_input"], golden[f"{case}_output"]
+    return golden[f"{case}_input"], golden[f"{case}_output"], result
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -41,7 +41,7 @@ def test_onnx_file_matches_the_goldens_in_onnxruntime(fixtures, tmp_path, mode):
     import onnxruntime
 
     output = tmp_path / "model.onnx"
-    x, expected = _export(fixtures, output, mode)
+    x, expected, _ = _export(fixtures, output, mode)
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     assert got.shape == expected.shape
@@ -53,8 +53,9 @@ def test_onnx_file_matches_the_goldens_in_onnxruntime(fixtures, tmp_path, mode):
 def test_mindir_file_loads_as_graphcell_and_matches_the_goldens(fixtures, tmp_path, mode):
     import mindspore as ms
 
-    output = tmp_path / "model.mindir"
-    x, expected = _export(fixtures, output, mode)
+    output = tmp_path / "[b]model.mindir"  # a name rich would read as markup: printed as typed
+    x, expected, result = _export(fixtures, output, mode)
+    assert f"wrote {output}: MINDIR" in result.stdout + result.stderr
     got = ms.nn.GraphCell(ms.load(str(output)))(ms.Tensor(x)).asnumpy()
     assert np.abs(got - expected).max() <= 2e-4
 

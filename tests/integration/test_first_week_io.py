@@ -92,14 +92,14 @@ def batch(tmp_path_factory, fixtures, weights):
     (photos / "Thumbs.db").write_bytes(b"\0" * 64)
     env = {"ANIME_HOME": str(root / "home")}
     with umask(0o027):
-        first = run_anime("infer", photos, root / "out", "-w", weights, "-j", "1", env=env)
+        first = run_anime("infer", photos, root / "out", "-w", weights, env=env)
     mode_after_first = ls_mode(root / "out" / "cat.png") if first.returncode == 0 else None
     os.chmod(root / "out" / "cat.png", 0o604)
     before = (root / "out" / "cat.png").read_bytes()
     (root / "out" / "cat.png").write_bytes(b"stale")
     with umask(0o077):
         second = run_anime("infer", photos / "cat.png", root / "out" / "cat.png", "--overwrite", "-q",
-                           "-w", weights, "-j", "1", env=env)
+                           "-w", weights, env=env)
     return dict(root=root, first=first, second=second, mode_after_first=mode_after_first, before=before)
 
 
@@ -168,7 +168,7 @@ def test_a_failed_picture_is_reported_once(tmp_path, fixtures, weights):
     photos.mkdir()
     png_with_icc_profile(photos / "good.png", fixtures)
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    result = run_anime("infer", photos, tmp_path / "out", "-w", weights, "-j", "1")
+    result = run_anime("infer", photos, tmp_path / "out", "-w", weights)
     assert result.returncode == 1
     assert result.stderr.count("broken.png") == 1, result.stderr
     assert "WARN" not in result.stderr  # OpenCV's own lines about the same file
@@ -270,8 +270,7 @@ def test_a_picture_past_the_pixel_limit_is_refused_naming_the_limit_and_flags(hu
 
 
 def test_max_size_lets_a_huge_picture_through_processed_smaller(huge_png, tmp_path, weights):
-    result = run_anime("infer", huge_png, tmp_path / "out.png", "-w", weights, "--max-size", "64", "-j", "1",
-                       "-q")
+    result = run_anime("infer", huge_png, tmp_path / "out.png", "-w", weights, "--max-size", "64", "-q")
     assert result.returncode == 0, result.stderr
     assert images.read_image(tmp_path / "out.png").shape == (64, 64, 3)
 
