@@ -9,6 +9,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -205,20 +206,22 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
             result.failed.append((job.source, message))
         reporter.advance(1)
 
-    pending = iter(todo)
-    stylize_jobs(lambda: next(pending, None), stylize, options, done, failed)
+    stylize_jobs(todo, stylize, options, done, failed)
     reporter.stop()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def stylize_jobs(take: Callable[[], Optional[Job]], stylize: Callable[[np.ndarray], np.ndarray],
-                 options: InferOptions, done: Callable[[Job], None], failed: Callable[[Job, str], None],
-                 ahead: int = 2) -> None:
-    """Stylize the jobs ``take()`` hands out until it returns None; every job ends in ``done`` or ``failed``.
+#: Pictures decoded ahead of the one being stylized, so reading overlaps the computation.
+_DECODE_AHEAD = 2
 
-    Pictures are decoded ``ahead`` jobs in advance in one thread and written in another (at most a
-    couple of results wait for the disk). One bad picture fails that job only.
+
+def stylize_jobs(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
+                 done: Callable[[Job], None], failed: Callable[[Job, str], None]) -> None:
+    """Stylize ``jobs`` in order; every job ends in ``done`` or ``failed``.
+
+    Pictures are decoded ``_DECODE_AHEAD`` jobs in advance in one thread and written in another (at most
+    a couple of results wait for the disk). One bad picture fails that job only.
     """
     def write(job: Job, picture: images.Picture, styled: np.ndarray) -> None:
         try:
@@ -233,13 +236,11 @@ def stylize_jobs(take: Callable[[], Optional[Job]], stylize: Callable[[np.ndarra
 
     with ThreadPoolExecutor(1, thread_name_prefix="anime-read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="anime-write") as writer:
+        pending = iter(jobs)
         claimed: Deque[Tuple[Job, Future]] = deque()
         writes: Deque[Future] = deque()
         while True:
-            while len(claimed) <= ahead:
-                job = take()
-                if job is None:
-                    break
+            for job in islice(pending, _DECODE_AHEAD + 1 - len(claimed)):
                 claimed.append((job, reader.submit(images.load_picture, job.source, options.max_megapixels,
                                                    options.max_size)))
             if not claimed:
