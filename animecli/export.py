@@ -8,8 +8,6 @@ the size. MindIR keeps the inference network itself, at the same fixed size, so 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
@@ -75,10 +73,10 @@ def export_generator(weights: GeneratorWeights, output: Path, size: Tuple[int, i
     """
     import mindspore as ms
 
-    from animecli.files import atomic_path
     from animecli.models.export_graph import exportable_generator
     from animecli.models.generator import Generator, load_generator_params
     from animecli.models.layers import export_friendly
+    from animecli.ms_export import export_to
 
     output = Path(output)
     file_format = format_for(output)
@@ -90,11 +88,5 @@ def export_generator(weights: GeneratorWeights, output: Path, size: Tuple[int, i
     if file_format == "ONNX":
         network = exportable_generator(export_friendly(network), size)
     example = ms.Tensor(np.zeros((1, 3, *size), np.float32))
-    # MindSpore refuses file names outside [0-9a-zA-Z@_-.:/\\] (spaces, brackets, accents): export under a
-    # plain name in a private temporary folder, then copy into place atomically.
-    with tempfile.TemporaryDirectory(prefix="anime-export-") as folder:
-        plain = Path(folder) / f"generator{output.suffix}"
-        ms.export(network, example, file_name=str(plain), file_format=file_format)
-        with atomic_path(output, suffix=output.suffix) as temporary:
-            shutil.copyfile(plain, temporary)
+    export_to(network, [example], output, file_format)
     return ExportResult(output, file_format, tuple(size), meta.upsample, meta.eps)

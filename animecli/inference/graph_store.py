@@ -26,7 +26,8 @@ import shutil
 from pathlib import Path
 from typing import List, NamedTuple, Sequence, Tuple
 
-from animecli import settings
+from animecli import files, settings
+from animecli.ms_export import export_to
 
 #: The store's size budget: about 50 whole-picture graphs (one is ~10 MB: it embeds its weights).
 BUDGET_BYTES = 500 * 2**20
@@ -91,7 +92,7 @@ def load_and_run(cell, inputs: Sequence, key: str, budget: int = BUDGET_BYTES):
     graph = _load(path)
     if graph is None:
         try:
-            _export(cell, inputs, path)
+            export_to(cell, inputs, path, "MINDIR")
             graph = ms.load(str(path))
         except OSError:
             return cell, cell(*inputs)
@@ -116,23 +117,10 @@ def _load(path: Path):
         return None
 
 
-def _export(cell, inputs: Sequence, path: Path) -> None:
-    """Export to a temporary file beside ``path``, then rename (no half-written graph is ever found)."""
-    import mindspore as ms
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.stem}.{os.getpid()}.tmp{GRAPH_SUFFIX}")
-    try:
-        ms.export(cell, *inputs, file_name=str(temporary), file_format="MINDIR")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def stored_graphs() -> List[Path]:
-    """The stored graphs, least recently used first."""
+    """The stored graphs, least recently used first (temporary files of exports in progress aside)."""
     entries = []
-    for path in store_dir().glob(f"*{GRAPH_SUFFIX}"):
+    for path in store_dir().glob(f"[!.]*{GRAPH_SUFFIX}"):
         try:
             entries.append((path.stat().st_mtime_ns, path))
         except FileNotFoundError:  # trimmed by another run meanwhile
@@ -142,11 +130,12 @@ def stored_graphs() -> List[Path]:
 
 def trim(budget: int, keep: Path = None) -> List[Path]:
     """Remove the least recently used graphs until the store holds at most ``budget`` bytes (never
-    ``keep``, the graph just exported); returns what was removed."""
+    ``keep``, the graph just exported); returns what was removed. Temporary files that killed runs left
+    behind go too."""
+    removed = files.remove_dead_leftovers(store_dir())
     graphs = stored_graphs()
     sizes = {path: _size(path) for path in graphs}
     total = sum(sizes.values())
-    removed = []
     for path in graphs:
         if total <= budget:
             break
