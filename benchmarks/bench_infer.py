@@ -253,9 +253,10 @@ def worker_ms_folder(inputs: str, output: str) -> None:
 
     started = time.perf_counter()
     stored_before = len(graph_store.stored_graphs())
-    jobs, _, _ = plan_jobs([inputs], Path(output))
-    stylizer = open_stylizer(load_generator_weights(weights=WEIGHTS), StylizeSettings(device="cpu"))
-    result = run_infer(jobs, stylizer, InferOptions())
+    options = InferOptions(engine=StylizeSettings(device="cpu"))
+    jobs, _, _ = plan_jobs([inputs], Path(output), options)
+    stylizer = open_stylizer(load_generator_weights(weights=WEIGHTS), options.engine)
+    result = run_infer(jobs, stylizer, options)
     _emit({"seconds": time.perf_counter() - started, "pipeline_seconds": result.seconds, "done": len(result.done),
            "graphs_stored_before": stored_before, "graphs_stored_after": len(graph_store.stored_graphs()),
            "store_mb": graph_store.folder_size(graph_store.store_dir())[1] / 2**20, "peak_rss_gb": _peak_rss_gb()})

@@ -45,9 +45,11 @@ def command(
     from animecli.weights.resolve import load_generator_weights
 
     inputs = paths[:-1]
-    options = InferOptions(ext=ext, quality=quality, overwrite=overwrite, side_by_side=side_by_side,
-                           max_megapixels=max_megapixels, max_size=max_size)
-    jobs, refused, skipped = plan_jobs(inputs, paths[-1], recursive=recursive, ext=ext, options=options)
+    engine = StylizeSettings(device=device, max_size=max_size, keep_processed_size=keep_processed_size,
+                             brightness=brightness)
+    options = InferOptions(engine=engine, recursive=recursive, ext=ext, quality=quality, overwrite=overwrite,
+                           side_by_side=side_by_side, max_megapixels=max_megapixels)
+    jobs, refused, skipped = plan_jobs(inputs, paths[-1], options)
     if not jobs and not refused:
         raise InvalidInputError(f"no pictures found in {', '.join(inputs)}")
     if not jobs:  # every picture was refused: no model to load
@@ -56,8 +58,7 @@ def command(
     reporter = _console.RichReporter(quiet=quiet)
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
-    stylizer = open_stylizer(loaded, StylizeSettings(device=device, max_size=max_size, brightness=brightness,
-                                                     keep_processed_size=keep_processed_size))
+    stylizer = open_stylizer(loaded, options.engine)
     runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
     result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, skipped=skipped)
     title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})"

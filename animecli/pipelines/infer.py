@@ -17,6 +17,7 @@ import numpy as np
 
 from animecli import files, images
 from animecli.errors import AnimeError, InvalidInputError
+from animecli.inference.stylizer import StylizeSettings
 from animecli.progress import NullReporter, Reporter
 
 
@@ -38,16 +39,18 @@ class InferResult:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class InferOptions:
-    """Output choices of ``anime infer``, and how large a picture it reads (see ``images.load_picture``)."""
+    """Everything ``anime infer`` was asked, from the command line down: which inputs, the output
+    choices, the largest picture it reads (see ``images.load_picture``) and the engine's settings."""
 
+    engine: StylizeSettings = StylizeSettings()
+    recursive: bool = False
     ext: Optional[str] = None
     quality: int = 95
     overwrite: bool = False
     side_by_side: bool = False
     max_megapixels: float = images.DEFAULT_MAX_MEGAPIXELS
-    max_size: Optional[int] = None
 
 
 def _normalise_ext(ext: Optional[str]) -> Optional[str]:
@@ -100,21 +103,19 @@ class JobPlan(NamedTuple):
     skipped: List[Tuple[Path, str]]
 
 
-def plan_jobs(inputs: Sequence[str], output: Union[str, Path], recursive: bool = False,
-              ext: Optional[str] = None, options: Optional[InferOptions] = None) -> JobPlan:
+def plan_jobs(inputs: Sequence[str], output: Union[str, Path], options: InferOptions = InferOptions()) -> JobPlan:
     """Decide every output path (all absolute) and check that the output folders can be written.
 
-    Pictures whose header shows more than ``options.max_megapixels`` without ``options.max_size``, or
+    Pictures whose header shows more than ``options.max_megapixels`` without a ``max_size``, or
     more than OpenCV decodes, are refused here, before any model work.
 
     ``output`` is a file when it has a picture suffix and is not an existing folder: the only input
     must then be one file. Otherwise it is a folder that mirrors the inputs' sub-folders, with the same
-    stems and ``ext`` (default: kept); a name with another suffix is refused as a likely typo unless it
+    stems and ``options.ext`` (default: kept); a name with another suffix is refused as a likely typo unless it
     is an existing folder or ends with a slash.
     """
-    suffix = _normalise_ext(ext)
-    options = options or InferOptions()
-    pairs = expand_inputs(inputs, recursive)
+    suffix = _normalise_ext(options.ext)
+    pairs = expand_inputs(inputs, options.recursive)
     named_files = {Path(i).expanduser().absolute() for i in inputs if Path(i).expanduser().is_file()}
     to_file = _output_is_file(inputs, output)
     output = Path(output).expanduser().absolute()
@@ -129,7 +130,8 @@ def plan_jobs(inputs: Sequence[str], output: Union[str, Path], recursive: bool =
                 (source, "not an image file (by its suffix)"))
             continue
         try:
-            images.check_size(source, images.peek_size(source), options.max_megapixels, options.max_size)
+            images.check_size(source, images.peek_size(source), options.max_megapixels,
+                               options.engine.max_size)
         except InvalidInputError as err:
             plan.refused.append((source, str(err)))
             continue
@@ -242,7 +244,7 @@ def stylize_jobs(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray
         while True:
             for job in islice(pending, _DECODE_AHEAD + 1 - len(claimed)):
                 claimed.append((job, reader.submit(images.load_picture, job.source, options.max_megapixels,
-                                                   options.max_size)))
+                                                   options.engine.max_size)))
             if not claimed:
                 break
             job, loading = claimed.popleft()
