@@ -43,6 +43,10 @@ class Cluster:
 
         return ops.AllReduce(ops.ReduceOp.SUM)(ms.Tensor(array)).asnumpy()
 
+    def barrier(self) -> None:
+        """Return once every worker has got here."""
+        self.sum([0.0])
+
     def gather_bytes(self, data: bytes) -> List[bytes]:
         """Every worker's ``data``, in rank order, on every worker (two collectives: lengths, then bytes)."""
         if self.world_size == 1:

@@ -59,6 +59,7 @@ def command(
     if not jobs:  # every picture was refused: no model to load
         if cluster.is_writer:
             _console.print_summary("anime infer", 0, skipped, refused, 0.0, quiet=quiet)
+        cluster.barrier()  # msrun kills every worker once one exits non-zero: rank 0 prints first
         raise typer.Exit(1)
     reporter = _console.RichReporter(quiet=quiet)
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
@@ -76,6 +77,7 @@ def command(
         _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds,
                                quiet=quiet)
     if result.failed:
+        cluster.barrier()  # as above
         raise typer.Exit(1)
 
 
