@@ -34,16 +34,22 @@ def command(
     brightness: _options.Brightness = False,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write input | output side by side.")] = False,
     overwrite: _options.Overwrite = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Share the pictures out over the workers of `msrun` (see docs/infer.md); "
+        "rank 0 prints the summary.")] = False,
     cache_dir: _options.CacheDir = None,
     quiet: _options.Quiet = False,
 ) -> None:
     """Stylize photos: [bold]anime infer photos/ out/[/]."""
     if len(paths) < 2:
         raise InvalidInputError("give at least one INPUT and the OUTPUT (e.g. `anime infer photos/ out/`)")
+    from animecli.cluster import Cluster
     from animecli.inference.stylizer import StylizeSettings, open_stylizer
-    from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer
+    from animecli.pipelines.infer import InferOptions, plan_jobs, run_infer, run_infer_distributed
     from animecli.weights.resolve import load_generator_weights
 
+    cluster = _join_cluster(device) if distributed else Cluster()  # before any side effect (animecli.cluster)
+    quiet = quiet or not cluster.is_writer  # no progress on the other workers
     inputs = paths[:-1]
     engine = StylizeSettings(device=device, max_size=max_size, keep_processed_size=keep_processed_size,
                              brightness=brightness)
@@ -53,15 +59,34 @@ def command(
     if not jobs and not refused:
         raise InvalidInputError(f"no pictures found in {', '.join(inputs)}")
     if not jobs:  # every picture was refused: no model to load
-        _console.print_summary("anime infer", 0, skipped, refused, 0.0, quiet=quiet)
+        if cluster.is_writer:
+            _console.print_summary("anime infer", 0, skipped, refused, 0.0, quiet=quiet)
+        cluster.barrier()  # msrun kills every worker once one exits non-zero: rank 0 prints first
         raise typer.Exit(1)
     reporter = _console.RichReporter(quiet=quiet)
     loaded = load_generator_weights(weights=weights, style=style, upsample=upsample, cache_dir=cache_dir,
                                     reporter=reporter)
     stylizer = open_stylizer(loaded, options.engine)
-    runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
-    result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, skipped=skipped)
-    title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})"
-    _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds, quiet=quiet)
+    if distributed:
+        result = run_infer_distributed(jobs, stylizer, options, cluster, reporter=reporter, refused=refused,
+                                       skipped=skipped)
+    else:
+        runtime.skip_teardown_at_exit()  # outputs are complete when the command returns
+        result = run_infer(jobs, stylizer, options, reporter=reporter, refused=refused, skipped=skipped)
+    if cluster.is_writer:  # one summary for the whole cluster
+        title = f"anime infer ({stylizer.meta.name}, {stylizer.meta.upsample})"
+        _console.print_summary(title, len(result.done), result.skipped, result.failed, result.seconds,
+                               quiet=quiet)
     if result.failed:
+        cluster.barrier()  # as above
         raise typer.Exit(1)
+
+
+def _join_cluster(device: str):
+    """Configure the device as ``open_stylizer`` will, then join the msrun cluster (``animecli.cluster``)."""
+    from animecli import cluster
+
+    cluster.require_launcher("infer")  # before MindSpore loads
+    runtime.prepare_environment()
+    runtime.configure(device, mode="graph", graph_kernel=True)
+    return cluster.join("infer")

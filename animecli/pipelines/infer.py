@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 import threading
 import time
@@ -11,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from animecli import files, images
 from animecli.errors import AnimeError, InvalidInputError
 from animecli.inference.stylizer import StylizeSettings
 from animecli.progress import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from animecli.cluster import Cluster
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,74 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
 
     stylize_jobs(todo, stylize, options, done, failed)
     reporter.stop()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def job_costs(jobs: Sequence[Job], max_size: Optional[int] = None) -> List[int]:
+    """The pixels the network processes for each job (header size after ``max_size``), for sharing out work.
+
+    A picture whose header gives no size (not PNG or JPEG, or unreadable) counts as the mean of the others,
+    or 1 MP when none has one: the costs depend on the files alone, so every worker computes the same.
+    """
+    sizes = [images.peek_size(job.source) for job in jobs]
+    pixels = [w * h for w, h in (images.max_side_size(*size, max_size) for size in sizes if size)]
+    fallback = round(sum(pixels) / len(pixels)) if pixels else 1_000_000
+    known = iter(pixels)
+    return [next(known) if size else fallback for size in sizes]
+
+
+def partition(costs: Sequence[int], world_size: int) -> List[List[int]]:
+    """Share jobs out over ``world_size`` workers by cost: each worker's job indices, in planned order.
+
+    Greedy: the costliest job first (ties: the earlier index) goes to the least-loaded worker (ties: the
+    lower rank). A function of its arguments alone, so every worker computes the same shares.
+    """
+    shares: List[List[int]] = [[] for _ in range(world_size)]
+    loads = [0] * world_size
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        rank = min(range(world_size), key=lambda r: (loads[r], r))
+        shares[rank].append(index)
+        loads[rank] += costs[index]
+    return [sorted(share) for share in shares]
+
+
+def run_infer_distributed(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
+                          cluster: "Cluster", reporter: Optional[Reporter] = None,
+                          refused: Sequence[Tuple[Path, str]] = (),
+                          skipped: Sequence[Tuple[Path, str]] = ()) -> InferResult:
+    """``run_infer`` over the workers of a cluster: each stylizes and writes its own share of the jobs.
+
+    Every worker plans the same jobs and decides which outputs already exist; the workers then compare a
+    digest of that plan (which also waits until every worker has looked, so none sees another's new
+    outputs) and refuse to go on when they differ. The pending jobs are shared out by ``partition``; at
+    the end every worker gathers what all did, and returns the whole cluster's result.
+    """
+    started = time.perf_counter()
+    skipped = list(skipped)
+    pending = []
+    for job in jobs:
+        if is_skipped(job, options):
+            skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
+        else:
+            pending.append(job)
+    costs = job_costs(pending, options.engine.max_size)
+    plan = json.dumps([[str(j.source), str(j.target), c] for j, c in zip(pending, costs)]
+                      + [str(path) for path, _ in skipped]).encode()
+    if len(set(cluster.gather_bytes(hashlib.sha256(plan).digest()))) > 1:
+        raise InvalidInputError(
+            "the workers found different pictures to do",
+            hint="every machine needs the same inputs and the same (shared) output folder, at the same paths")
+    share = [pending[i] for i in partition(costs, cluster.world_size)[cluster.rank]]
+    mine = run_infer(share, stylize, options, reporter=reporter)
+    report = {"done": [[str(j.source), str(j.target)] for j in mine.done],
+              "failed": [[str(p), r] for p, r in mine.failed], "skipped": [[str(p), r] for p, r in mine.skipped]}
+    result = InferResult(failed=list(refused), skipped=skipped)
+    for data in cluster.gather_bytes(json.dumps(report).encode()):
+        part = json.loads(data)
+        result.done.extend(Job(Path(s), Path(t)) for s, t in part["done"])
+        result.failed.extend((Path(p), r) for p, r in part["failed"])
+        result.skipped.extend((Path(p), r) for p, r in part["skipped"])
     result.seconds = time.perf_counter() - started
     return result
 

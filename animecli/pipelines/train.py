@@ -7,6 +7,7 @@ and returns a ``TrainResult``; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def train(plan: TrainPlan, *, device: str = "auto", workers: int = 2,
     ``distributed`` this process must have been started by ``msrun`` (see ``training.distributed``).
     """
     from animecli import runtime
-    from animecli.training.distributed import Cluster, join_cluster
+    from animecli.training.distributed import Cluster, agree, join_cluster
 
     reporter = reporter or NullReporter()
     if stop_after is not None and stop_after < 1:
@@ -200,7 +201,7 @@ def train(plan: TrainPlan, *, device: str = "auto", workers: int = 2,
 
     trainer = Trainer(steps=steps, generator=generator, state_params=steps.state_parameters(), files=files,
                       run_dir=plan.run_dir, state=state, val_photos=val_photos, workers=workers,
-                      rank=cluster.rank, world_size=cluster.world_size, agree=cluster.agree,
+                      rank=cluster.rank, world_size=cluster.world_size, agree=functools.partial(agree, cluster),
                       reporter=reporter, stop_after=stop_after)
     return trainer.run()
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,7 +22,7 @@ import pytest
 from animecli.training.checkpoint import load_state
 from animecli.training.config import TrainConfig
 from tests.support.train_data import VGG_H5, make_dataset
-from tests.support.cli import run_anime
+from tests.support.cli import child_env, run_anime, run_msrun
 from tests.support.paths import PROJECT_ROOT
 from tests.integration.weights_server import H5
 
@@ -196,14 +195,6 @@ def test_ctrl_c_saves_before_exiting(tmp_path, shared):
     assert (state.epoch, state.step_in_epoch) == (steps - 1, 1)  # 1 step per epoch, stopped after it
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 _INITIAL_WEIGHTS = """
 import sys, numpy as np, mindspore as ms
 from animecli.models.discriminator import Discriminator
@@ -221,14 +212,10 @@ def test_two_msrun_workers_match_one_process(straight, workspace, shared):
     mean |difference| of the weights is 0.13% of how far training moved them (47% when the all-reduce is
     left out, since rank 0 then learns from half the data); the bound is 2%."""
     logs = workspace / "msrun_logs"
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), GLOG_v="3")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # msrun runs `python`
-    args = [str(a) for a in _train_args(shared, workspace / "dataset", workspace / "runs", "--name", "dist",
-                                        "--batch-size", "2", "--distributed")]
-    command = [sys.executable, "-m", "mindspore.parallel.cluster.run", "--worker_num=2", "--local_worker_num=2",
-               f"--master_port={_free_port()}", f"--log_dir={logs}", "--join=True", "--", "python", "-m",
-               "animecli", *args]
-    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
+    env = child_env({"GLOG_v": "3"})
+    args = _train_args(shared, workspace / "dataset", workspace / "runs", "--name", "dist", "--batch-size", "2",
+                       "--distributed")
+    done = run_msrun(*args, log_dir=logs, cwd=workspace, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run_dir = workspace / "runs" / "Sakura" / "dist"
     assert "finished at epoch 2/2, step 4" in (logs / "worker_0.log").read_text()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.paths import PROJECT_ROOT
 
@@ -30,3 +32,21 @@ def run_anime(*args, cwd=None, env=None, timeout=600, input=None, preexec_fn=Non
         cwd=cwd, env=child_env(env), capture_output=True, text=True, timeout=timeout, input=input,
         preexec_fn=preexec_fn,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_msrun(*args, log_dir, workers=2, cwd=None, env=None, timeout=900):
+    """Run ``python -m animecli ARGS`` as ``workers`` msrun workers on 127.0.0.1 (a free port, logs in
+    ``log_dir``, MindSpore's logs at errors only); returns the launcher's CompletedProcess (text)."""
+    env = child_env({"GLOG_v": "3", **(env or {})})
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # msrun runs `python`
+    command = [sys.executable, "-m", "mindspore.parallel.cluster.run", f"--worker_num={workers}",
+               f"--local_worker_num={workers}", "--master_addr=127.0.0.1", f"--master_port={free_port()}",
+               f"--log_dir={log_dir}", "--join=True", "--", "python", "-m", "animecli", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
