@@ -15,6 +15,7 @@ per-pixel time of a size's own graph (2.1x at 2048x1536 against 1280x720; docs/p
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -118,6 +119,13 @@ class _Stats:
         return scale.astype(np.float32), (beta - self.mean * scale).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=None)
+def _no_resize() -> tuple:
+    """The resize inputs of a ``_Tile`` that does not upsample (it ignores them)."""
+    index, weight = ms.Tensor(np.zeros(1, np.int32)), ms.Tensor(np.zeros((1, 1, 1, 1), np.float32))
+    return (index, index, weight) * 2
+
+
 def _param(array: np.ndarray, name: str) -> Parameter:
     return Parameter(ms.Tensor(np.ascontiguousarray(array, np.float32)), name=name, requires_grad=False)
 
@@ -141,14 +149,15 @@ class _Tile(nn.Cell):
         self.upsample = upsample
         self.out_ch = out_ch
 
-    def construct(self, x, scale, shift, row_weights, col_weights, mask, inv_count):
+    def construct(self, x, scale, shift, col_lo, col_hi, col_w, row_lo, row_hi, row_w, mask, inv_count):
         x = x * scale + shift
         if self.lrelu:
             x = ops.maximum(x, x * 0.2)
-        if self.upsample:  # bilinear resize as two products with interpolation matrices
-            n, c, h, w = x.shape
-            x = ops.matmul(row_weights, x.reshape(n * c, h, w))
-            x = ops.matmul(x, col_weights).reshape(n, c, row_weights.shape[1], col_weights.shape[2])
+        if self.upsample:  # bilinear resize: columns then rows, each a lerp of two gathered lines
+            left = ops.gather(x, col_lo, 3)
+            x = left + (ops.gather(x, col_hi, 3) - left) * col_w
+            top = ops.gather(x, row_lo, 2)
+            x = top + (ops.gather(x, row_hi, 2) - top) * row_w
         out = self.conv(x)
         _, c, h, w = out.shape
         ones = ops.ones((h * w, 1), out.dtype)
@@ -372,13 +381,12 @@ class TiledGenerator:
             mask = np.zeros((1, 1, tile, tile), np.float32)
             mask[..., :valid_h, :valid_w] = 1.0
             if layer.upsample:
-                region, row_weights, col_weights = self._upsample_region(source, rows_map, rows, cols_map, cols,
-                                                                        tile)
+                region, resize = self._upsample_region(source, rows_map, rows, cols_map, cols, tile)
             else:
-                region, row_weights, col_weights = _take(source, rows, cols), self._unused, self._unused
+                region, resize = _take(source, rows, cols), _no_resize()
             count = cell.out_ch * valid_h * valid_w
-            return (ms.Tensor(region), scale, shift, ms.Tensor(row_weights), ms.Tensor(col_weights),
-                    ms.Tensor(mask), ms.Tensor(np.array([1.0 / count], np.float32))), (top, left, valid_h, valid_w)
+            return (ms.Tensor(region), scale, shift, *resize, ms.Tensor(mask),
+                    ms.Tensor(np.array([1.0 / count], np.float32))), (top, left, valid_h, valid_w)
 
         def store(outputs, place) -> None:
             out, total, m2 = outputs
@@ -421,26 +429,24 @@ class TiledGenerator:
             self._pool.give(feature)
         return self._normalise(layer, raw, buffer, stats, lrelu)
 
-    _unused = np.zeros((1, 1, 1), np.float32)
-
     def _upsample_region(self, source: np.ndarray, rows_map, rows: np.ndarray, cols_map, cols: np.ndarray,
                          tile: int):
-        """The source block an upsampled tile needs, the (1, rows, block) and (1, block, cols) resize matrices."""
+        """The source block an upsampled tile needs and the resize inputs of ``_Tile``: for columns then
+        rows, the lower and upper source line of each output line (in the block) and the upper's weight."""
         length = tile // 2 + 4  # source rows behind tile + 2 upsampled rows, for a ~2x upsampling
-        starts, matrices = [], []
-        for (lower, upper, weight), index, size in ((rows_map, rows, source.shape[1]),
-                                                    (cols_map, cols, source.shape[2])):
+        starts, lines = [], {}
+        for axis, (lower, upper, weight), index, size in ((2, rows_map, rows, source.shape[1]),
+                                                          (3, cols_map, cols, source.shape[2])):
             lo, hi, w = lower[index], upper[index], weight[index]
             start = max(0, min(int(lo.min()), size - length))
             if hi.max() - start >= length:
                 raise ValueError("upsampling ratio too large for the tile layout")
-            matrix = np.zeros((len(index), length), np.float32)
-            np.add.at(matrix, (np.arange(len(index)), lo - start), 1.0 - w)
-            np.add.at(matrix, (np.arange(len(index)), hi - start), w)
+            shape = [1, 1, 1, 1]
+            shape[axis] = len(index)
+            lines[axis] = (ms.Tensor((lo - start).astype(np.int32)), ms.Tensor((hi - start).astype(np.int32)),
+                           ms.Tensor(w.astype(np.float32).reshape(shape)))
             starts.append(np.clip(np.arange(start, start + length), 0, size - 1))
-            matrices.append(matrix[None])
-        col_weights = np.ascontiguousarray(matrices[1].transpose(0, 2, 1))
-        return _take(source, starts[0], starts[1]), matrices[0], col_weights
+        return _take(source, starts[0], starts[1]), lines[3] + lines[2]
 
     def _call(self, cell: nn.Cell, key: str, inputs):
         """``cell(*inputs)`` through its graph from the graph store (exported once, loaded every run)."""
