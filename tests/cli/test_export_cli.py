@@ -24,11 +24,11 @@ MODES = {
 }
 
 
-def _export(fixtures, output, mode, *extra):
+def _export(fixtures, output, mode):
     npz, case, weights, upsample = MODES[mode]
     golden = np.load(fixtures / "generator" / npz)
     height, width = golden[f"{case}_input"].shape[2:]
-    args = ["export", output, "--weights", fixtures / "generator" / weights, "--size", f"{height}x{width}", *extra]
+    args = ["export", output, "--weights", fixtures / "generator" / weights, "--size", f"{height}x{width}"]
     if upsample:
         args += ["--upsample", upsample]
     result = run_anime(*args)
@@ -36,35 +36,50 @@ def _export(fixtures, output, mode, *extra):
     return golden[f"{case}_input"], golden[f"{case}_output"], result
 
 
+@pytest.fixture(scope="module")
+def exported(fixtures, tmp_path_factory):
+    """``exported(mode, suffix)``: (input, expected output, the finished ``anime export``, the file). Each
+    (mode, format) is exported once, into a folder of its own, and shared by the tests that read it."""
+    done = {}
+
+    def export(mode, suffix):
+        if (mode, suffix) not in done:
+            folder = tmp_path_factory.mktemp(f"export-{mode}-{suffix}")
+            # A MindIR name rich would read as markup: it must be printed as typed.
+            output = folder / ("model.onnx" if suffix == "onnx" else "[b]model.mindir")
+            done[mode, suffix] = (*_export(fixtures, output, mode), output)
+        return done[mode, suffix]
+
+    return export
+
+
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_onnx_file_matches_the_goldens_in_onnxruntime(fixtures, tmp_path, mode):
+def test_onnx_file_matches_the_goldens_in_onnxruntime(exported, mode):
     import onnxruntime
 
-    output = tmp_path / "model.onnx"
-    x, expected, _ = _export(fixtures, output, mode)
+    x, expected, _, output = exported(mode, "onnx")
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= 2e-4
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary left beside it
+    assert sorted(p.name for p in output.parent.iterdir()) == ["model.onnx"]  # no temporary left beside it
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_mindir_file_loads_as_graphcell_and_matches_the_goldens(fixtures, tmp_path, mode):
+def test_mindir_file_loads_as_graphcell_and_matches_the_goldens(exported, mode):
     import mindspore as ms
 
-    output = tmp_path / "[b]model.mindir"  # a name rich would read as markup: printed as typed
-    x, expected, result = _export(fixtures, output, mode)
+    x, expected, result, output = exported(mode, "mindir")
     assert f"wrote {output}: MINDIR" in result.stdout + result.stderr
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]  # no temporary left beside it
     got = ms.nn.GraphCell(ms.load(str(output)))(ms.Tensor(x)).asnumpy()
     assert np.abs(got - expected).max() <= 2e-4
 
 
-def test_onnx_model_takes_only_its_export_size(fixtures, tmp_path):
+def test_onnx_model_takes_only_its_export_size(exported):
     import onnxruntime
 
-    output = tmp_path / "model.onnx"
-    _export(fixtures, output, "tf", )
+    *_, output = exported("tf", "onnx")  # the file the tf test checks against the goldens
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == [1, 3, 200, 300]
     with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument, match="invalid dimensions"):

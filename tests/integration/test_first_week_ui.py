@@ -257,6 +257,18 @@ def test_ctrl_c_summary_numbers_the_epoch_as_the_log_does(interrupted_run):
     assert f"continue with: anime train --resume {run_dir.relative_to(run_dir.parents[2])}" in text
 
 
+def test_ctrl_c_saves_a_resumable_state_where_the_log_stops(interrupted_run):
+    """The checkpoint written on Ctrl-C holds exactly the steps the log shows (epochs of 4 steps)."""
+    from animecli.training.checkpoint import load_state
+
+    run, run_dir, _ = interrupted_run
+    assert "interrupted: saving a checkpoint" in "\n".join(run.screen)
+    steps = len((run_dir / "log.jsonl").read_text().splitlines())
+    _, state = load_state(run_dir / "train_state.ckpt")
+    assert state.global_step == steps >= 1
+    assert (state.epoch, state.step_in_epoch) == divmod(steps, 4)
+
+
 def test_resume_keeps_the_vgg_file_the_run_started_with(interrupted_run, shared):
     _, run_dir, root = interrupted_run
     result = run_anime("train", "--resume", run_dir, "--dry-run", cwd=root, env={"ANIME_OFFLINE": "1"})
