@@ -112,8 +112,8 @@ class ForwardGradConv(nn.Cell):
     Why: on CPU, MindSpore's Conv2DBackpropInput / Conv2DBackpropFilter kernels each keep an im2col-sized
     workspace of their own for the whole step (~150 MB each for a 3x3 64->64 convolution at 256x256);
     forward convolutions do not. Six such convolutions at 256x256, input and weight gradients: 2,181 MB
-    peak -> 714 MB (``benchmarks/bench_conv_grad_memory.py``); the GAN step at 256x256, batch 1: 4.97 GB
-    -> 2.64 GB (docs/performance.md, Training). Where the weight gradient is not asked for (the frozen
+    peak -> 714 MB (``benchmarks/bench_conv_grad_memory.py``); the GAN step at 256x256, batch 1: 4.9 GB
+    -> 2.5 GB (docs/performance.md, "Training memory"). Where the weight gradient is not asked for (the frozen
     VGG19), graph compilation drops its convolution.
     """
 
