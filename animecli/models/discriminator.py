@@ -10,7 +10,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
-from animecli.models.layers import LayerNorm
+from animecli.models.layers import LayerNorm, ForwardGradConv
 
 _NORMALIZE_EPS = 1e-12  # TF's l2_normalize
 
@@ -40,6 +40,8 @@ class SpectralNormConv2d(nn.Cell):
         after = total - before
         self.conv = ops.Conv2D(out_ch, kernel_size, pad_mode="pad", pad=(before, after, before, after),
                                stride=stride)
+        if stride == 1:  # gradients as forward convolutions: less memory (models.layers.ForwardGradConv)
+            self.conv = ForwardGradConv(self.conv, in_ch, (kernel_size, kernel_size), before)
 
     def normalized_weight(self):
         """``weight / sigma`` after one power iteration (updates ``u``)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mindspore import nn, ops
 
 from animecli.models import UPSAMPLE_MODES
-from animecli.models.layers import ConvNormLReLU, InvertedResBlock
+from animecli.models.layers import Conv2d, ConvNormLReLU, InvertedResBlock
 
 
 class Generator(nn.Cell):
@@ -55,7 +55,7 @@ class Generator(nn.Cell):
             ConvNormLReLU(64, 32, kernel_size=7, eps=eps),
         ])
         self.out_layer = nn.SequentialCell([
-            nn.Conv2d(32, 3, 1, pad_mode="valid", has_bias=False),
+            Conv2d(32, 3, 1),
             nn.Tanh(),
         ])
         align = upsample == "align"

@@ -101,6 +101,60 @@ def export_friendly(network: nn.Cell) -> nn.Cell:
     return network
 
 
+class ForwardGradConv(nn.Cell):
+    """``conv(x, weight)`` of a stride-1, ungrouped convolution whose two gradients are forward convolutions.
+
+    ``conv`` is the forward ``Conv2D`` primitive (VALID, or symmetric zero padding ``padding``). The input
+    gradient is the full correlation of ``dout`` with the flipped, transposed kernel; the weight gradient
+    is the correlation of the (padded) input with ``dout``, batch and channels swapped:
+    ``dW[o, i, a, b] = sum(n, h, w) x[n, i, h+a, w+b] * dout[n, o, h, w]``. Same numbers up to float rounding.
+
+    Why: on CPU, MindSpore's Conv2DBackpropInput / Conv2DBackpropFilter kernels each keep an im2col-sized
+    workspace of their own for the whole step (~150 MB each for a 3x3 64->64 convolution at 256x256);
+    forward convolutions do not. Six such convolutions at 256x256, input and weight gradients: 2,181 MB
+    peak -> 714 MB (``benchmarks/bench_conv_grad_memory.py``); the GAN step at 256x256, batch 1: 4.9 GB
+    -> 2.5 GB (docs/performance.md, "Training memory"). Where the weight gradient is not asked for (the frozen
+    VGG19), graph compilation drops its convolution.
+    """
+
+    def __init__(self, conv, in_channels: int, kernel_size: tuple, padding: int = 0):
+        super().__init__()
+        self.conv = conv
+        rows, cols = kernel_size[0] - 1 - padding, kernel_size[1] - 1 - padding  # the full correlation's padding
+        self.input_conv = P.Conv2D(in_channels, kernel_size, pad_mode="pad", pad=(rows, rows, cols, cols))
+        self.pad = P.Pad(((0, 0), (0, 0), (padding, padding), (padding, padding))) if padding else None
+
+    def construct(self, x, weight):
+        return self.conv(x, weight)
+
+    def bprop(self, x, weight, out, dout):
+        input_grad = self.input_conv(dout, ops.flip(weight, (2, 3)).transpose(1, 0, 2, 3))
+        padded = x if self.pad is None else self.pad(x)
+        # a primitive, not ops.conv2d: MindSpore 2.8 cannot differentiate ops.conv2d inside a bprop again,
+        # and the wgan-gp penalty differentiates the discriminator's input gradient
+        correlate = P.Conv2D(out_channel=dout.shape[1], kernel_size=(dout.shape[2], dout.shape[3]))
+        weight_grad = correlate(padded.transpose(1, 0, 2, 3), dout.transpose(1, 0, 2, 3))
+        return input_grad, weight_grad.transpose(1, 0, 2, 3)
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` at stride 1, ungrouped, ``pad_mode`` "valid" or "pad" (symmetric): same parameters,
+    same forward (the same primitive), gradients computed as forward convolutions (``ForwardGradConv``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, pad_mode: str = "valid",
+                 padding: int = 0, has_bias: bool = False):
+        super().__init__(in_channels, out_channels, kernel_size, pad_mode=pad_mode, padding=padding,
+                         has_bias=has_bias)
+        self.forward_grad = ForwardGradConv(self.conv2d, in_channels, (kernel_size, kernel_size),
+                                             padding if pad_mode == "pad" else 0)
+
+    def construct(self, x):
+        output = self.forward_grad(x, self.weight)
+        if self.has_bias:
+            output = self.bias_add(output, self.bias)
+        return output
+
+
 class _DepthwiseConv(nn.Cell):
     """``conv2d(x, weight)`` of a VALID, stride-1 depthwise convolution with a cheap weight gradient.
 
@@ -161,11 +215,12 @@ class RowTapConv2d(nn.Cell):
         for row in range(kernel_size):
             taps[:, row, row, 0] = 1.0
         self.taps = ms.Tensor(taps)
+        self.rows = ForwardGradConv(P.Conv2D(out_ch * kernel_size, (1, kernel_size)), in_ch, (1, kernel_size))
 
     def construct(self, x):
         k = self.kernel_size
         rows = self.weight.transpose(0, 2, 1, 3).reshape(self.out_ch * k, -1, 1, k)  # channel = (out, row)
-        return ops.conv2d(ops.conv2d(x, rows), self.taps, groups=self.out_ch)
+        return ops.conv2d(self.rows(x, rows), self.taps, groups=self.out_ch)
 
 
 class ConvNormLReLU(nn.SequentialCell):
@@ -180,6 +235,8 @@ class ConvNormLReLU(nn.SequentialCell):
             conv = RowTapConv2d(in_ch, out_ch, kernel_size)
         elif groups == in_ch == out_ch > 1 and stride == 1:
             conv = DepthwiseConv2d(in_ch, kernel_size, has_bias=bias)
+        elif groups == 1 and stride == 1:
+            conv = Conv2d(in_ch, out_ch, kernel_size, has_bias=bias)
         else:
             conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, pad_mode="valid", group=groups,
                              has_bias=bias)
@@ -204,7 +261,7 @@ class InvertedResBlock(nn.Cell):
         self.layers = nn.SequentialCell([
             ConvNormLReLU(in_ch, bottleneck, kernel_size=1, eps=eps),
             ConvNormLReLU(bottleneck, bottleneck, groups=bottleneck, bias=True, eps=eps),
-            nn.Conv2d(bottleneck, out_ch, 1, pad_mode="valid", has_bias=False),
+            Conv2d(bottleneck, out_ch, 1),
             LayerNorm(out_ch, eps),
         ])
 

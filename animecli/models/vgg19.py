@@ -12,6 +12,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 
 from animecli.errors import IncompatibleCheckpointError
+from animecli.models.layers import Conv2d
 from animecli.weights.formats import read_tensors
 
 # (layer name, in channels, out channels); a 2x2 max-pool follows the layers marked True.
@@ -42,7 +43,7 @@ class VGG19Features(nn.Cell):
     def __init__(self):
         super().__init__()
         for name, cin, cout, _ in _LAYERS:
-            setattr(self, name, nn.Conv2d(cin, cout, 3, pad_mode="pad", padding=1, has_bias=True))
+            setattr(self, name, Conv2d(cin, cout, 3, pad_mode="pad", padding=1, has_bias=True))
         self.relu = nn.ReLU()
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
         self.mean = Tensor(np.array(BGR_MEAN, np.float32).reshape(1, 3, 1, 1))
