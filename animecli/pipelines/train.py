@@ -164,7 +164,9 @@ def train(plan: TrainPlan, *, device: str = "auto", workers: int = 2,
     config = plan.config
     check_dataset(config)  # fail fast, before MindSpore starts
     # Operator fusion roughly halves a CPU step's time and memory; graphs compile in runtime.compiling().
-    runtime.configure(device, mode="graph", graph_kernel=True)
+    # MindSpore 2.8's fusion cannot compile the wgan-gp penalty (a gradient of a gradient): "Parameter_N
+    # is not in old2new" when the graph is split, so that loss trains without it.
+    runtime.configure(device, mode="graph", graph_kernel=config.gan_loss != "wgan-gp")
     cluster = join_cluster() if distributed else Cluster()  # before any side effect (see distributed.py)
     files = check_dataset(config, cluster.world_size, absolute=True)
     for path, reason in files.skipped:
