@@ -8,8 +8,10 @@ tiles on the fly, so only the raw maps of two consecutive layers are ever held, 
 has one input shape whatever the picture size. Reflect padding and the bilinear upsampling use the
 picture's absolute coordinates, so results equal the whole-picture network up to float rounding.
 
-Gain: memory. 4000x3000 peaks at 6.4 GB (a whole-picture graph would need ~34 GB), at about 2x the
-per-pixel time of a size's own graph (2.1x at 2048x1536 against 1280x720; docs/performance.md).
+Gain: memory. 4032x3024 peaks at 6.9 GB (a whole-picture graph would need ~34 GB), at 2.0x the
+per-pixel time of 1280x720 on its own graph (quiet 2-core CPU; docs/performance.md). The layer graphs
+alone compute at about the whole graph's rate (1.1x, summing each layer's fastest tile); the rest is
+moving tiles in and out between the layer graphs, on the same two cores.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from animecli import runtime
 from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
-#: Output tile side per resolution level (full, half, quarter of the input). Larger tiles (512/256/128,
-#: 256/256/128) gave no reliable gain at 2048x1536 on a shared 2-core CPU (docs/performance.md).
-DEFAULT_TILES = (128, 128, 64)
+#: Output tile side per resolution level (full, half, quarter of the input). At 4032x3024 on a quiet
+#: 2-core CPU, 256/256/128 ran at 14.6 us/pixel and 6.9 GB peak against 18.3 us and 6.2 GB for
+#: 128/128/64: fewer tiles mean fewer halo pixels and calls (docs/performance.md).
+DEFAULT_TILES = (256, 256, 128)
 
 
 @dataclass
@@ -385,7 +388,9 @@ class TiledGenerator:
             else:
                 region, resize = _take(source, rows, cols), _no_resize()
             count = cell.out_ch * valid_h * valid_w
-            return (ms.Tensor(region), scale, shift, *resize, ms.Tensor(mask),
+            # from_numpy shares the fresh block's memory: ms.Tensor() would copy it (21 ms for a 32 MB
+            # block, measured), on the same 2 cores the graph runs on.
+            return (ms.Tensor.from_numpy(region), scale, shift, *resize, ms.Tensor(mask),
                     ms.Tensor(np.array([1.0 / count], np.float32))), (top, left, valid_h, valid_w)
 
         def store(outputs, place) -> None:
@@ -470,6 +475,6 @@ class TiledGenerator:
             for left in range(0, width, tile):
                 cols = np.clip(np.arange(left, left + tile), 0, width - 1)
                 valid_h, valid_w = min(tile, height - top), min(tile, width - left)
-                out = self._call(self.head, "head", (ms.Tensor(_take(source, rows, cols)), scale, shift))
+                out = self._call(self.head, "head", (ms.Tensor.from_numpy(_take(source, rows, cols)), scale, shift))
                 output[0, :, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
         return output
