@@ -8,10 +8,10 @@ tiles on the fly, so only the raw maps of two consecutive layers are ever held, 
 has one input shape whatever the picture size. Reflect padding and the bilinear upsampling use the
 picture's absolute coordinates, so results equal the whole-picture network up to float rounding.
 
-Gain: memory. 4032x3024 peaks at 6.9 GB (a whole-picture graph would need ~34 GB), at 2.0x the
+Gain: memory. 4032x3024 peaks at 6.2 GB (a whole-picture graph would need ~34 GB), at 2.2-2.5x the
 per-pixel time of 1280x720 on its own graph (quiet 2-core CPU; docs/performance.md). The layer graphs
-alone compute at about the whole graph's rate (1.1x, summing each layer's fastest tile); the rest is
-moving tiles in and out between the layer graphs, on the same two cores.
+alone compute at about the whole graph's rate (1.1x, summing each layer's fastest tile at 2048x1536);
+the rest is moving tiles in and out between the layer graphs, on the same two cores.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from animecli import runtime
 from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
-#: Output tile side per resolution level (full, half, quarter of the input). At 4032x3024 on a quiet
-#: 2-core CPU, 256/256/128 ran at 14.6 us/pixel and 6.9 GB peak against 18.3 us and 6.2 GB for
-#: 128/128/64: fewer tiles mean fewer halo pixels and calls (docs/performance.md).
-DEFAULT_TILES = (256, 256, 128)
+#: Output tile side per resolution level (full, half, quarter of the input). 256/256/128 showed no
+#: reliable gain on a quiet 2-core CPU (``bench_tiles.py``, 2026-12-04: 4032x3024 at 14.6 vs 18.3 us/pixel
+#: in one run, 18.1 vs 17.2 in the next; 2048x1536 twice each: 17.2, 16.5 vs 18.3, 14.5) and peaks
+#: 0.6-0.7 GB higher, so the smaller tiles stay (docs/performance.md).
+DEFAULT_TILES = (128, 128, 64)
 
 
 @dataclass
