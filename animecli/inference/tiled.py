@@ -10,7 +10,7 @@ picture's absolute coordinates, so results equal the whole-picture network up to
 
 Gain: memory. 4032x3024 peaks at 6.2 GB (a whole-picture graph would need ~34 GB), at 2.2-2.5x the
 per-pixel time of 1280x720 on its own graph (quiet 2-core CPU; docs/performance.md). The layer graphs
-alone compute at about the whole graph's rate (1.1x, summing each layer's fastest tile at 2048x1536);
+alone compute at about the whole graph's rate (1.1x, summing each layer's fastest 256 tile at 2048x1536);
 the rest is moving tiles in and out between the layer graphs, on the same two cores.
 """
 
