@@ -184,6 +184,17 @@ def is_skipped(job: Job, options: InferOptions) -> bool:
     return job.target.exists() and not options.overwrite
 
 
+def split_done(jobs: Sequence[Job], options: InferOptions) -> Tuple[List[Job], List[Tuple[Path, str]]]:
+    """``(pending, skipped)``: the jobs to run, and those ``is_skipped`` leaves alone, with the reason."""
+    pending, skipped = [], []
+    for job in jobs:
+        if is_skipped(job, options):
+            skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
+        else:
+            pending.append(job)
+    return pending, skipped
+
+
 def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], options: InferOptions,
               reporter: Optional[Reporter] = None, refused: Sequence[Tuple[Path, str]] = (),
               skipped: Sequence[Tuple[Path, str]] = ()) -> InferResult:
@@ -193,13 +204,8 @@ def run_infer(jobs: Sequence[Job], stylize: Callable[[np.ndarray], np.ndarray], 
     """
     reporter = reporter or NullReporter()
     started = time.perf_counter()
-    result = InferResult(failed=list(refused), skipped=list(skipped))
-    todo = []
-    for job in jobs:
-        if is_skipped(job, options):
-            result.skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
-        else:
-            todo.append(job)
+    todo, done_before = split_done(jobs, options)
+    result = InferResult(failed=list(refused), skipped=list(skipped) + done_before)
     reporter.start("Stylizing", total=len(todo), unit="img")
     lock = threading.Lock()
 
@@ -259,13 +265,8 @@ def run_infer_distributed(jobs: Sequence[Job], stylize: Callable[[np.ndarray], n
     the end every worker gathers what all did, and returns the whole cluster's result.
     """
     started = time.perf_counter()
-    skipped = list(skipped)
-    pending = []
-    for job in jobs:
-        if is_skipped(job, options):
-            skipped.append((job.source, f"{job.target} exists (use --overwrite)"))
-        else:
-            pending.append(job)
+    pending, done_before = split_done(jobs, options)
+    skipped = list(skipped) + done_before
     costs = job_costs(pending, options.engine.max_size)
     plan = json.dumps([[str(j.source), str(j.target), c] for j, c in zip(pending, costs)]
                       + [str(path) for path, _ in skipped]).encode()
