@@ -1,25 +1,25 @@
-"""Exact tiled execution of the generator: bounded memory, and the same compiled graphs for every size.
+"""Exact tiled execution of the generator: bounded memory for pictures too large for a whole-picture graph.
 
-The layer norm needs statistics of a whole feature map, so the network cannot run tile by tile from
-end to end. Instead it runs layer by layer: each convolution runs over fixed-size tiles of its output
-and stores its raw (pre-norm) result for the whole picture, together with the exact statistics of that
-result (per-tile sums combined in float64). The next layer applies the norm and LeakyReLU to its input
-tiles on the fly, so only the raw maps of two consecutive layers are ever held, and every layer's graph
-has one input shape whatever the picture size. Reflect padding and the bilinear upsampling use the
-picture's absolute coordinates, so results equal the whole-picture network up to float rounding.
+The layer norm needs statistics of a whole feature map, so the network cannot run piece by piece from
+end to end. Instead it runs layer by layer: each convolution runs over bands of its output (a fixed
+number of rows, the map's full width) and stores its raw (pre-norm) result for the whole picture,
+together with the exact statistics of that result (per-band sums combined in float64). The next layer
+applies the norm and LeakyReLU to its input bands on the fly, so only the raw maps of two consecutive
+layers are ever held. A layer's graph depends on the picture's width (compiled once per width, then
+loaded from the graph store). Reflect padding and the bilinear upsampling use the picture's absolute
+coordinates, so results equal the whole-picture network up to float rounding.
 
-Gain: memory. 4032x3024 peaks at 6.2 GB (a whole-picture graph would need ~34 GB), at 2.2-2.5x the
-per-pixel time of 1280x720 on its own graph (quiet 2-core CPU; docs/performance.md). The layer graphs
-alone compute at about the whole graph's rate (1.1x, summing each layer's fastest 256 tile at 2048x1536);
-the rest is moving tiles in and out between the layer graphs, on the same two cores.
+Gain: memory. 4032x3024 peaks at 6.3 GB (a whole-picture graph would need ~34 GB), at 1.42x the
+per-pixel time of 1280x720 on its own graph (a second picture of that size; 2-core CPU, 2026-12-05,
+docs/performance.md). Before, 128x128 tiles took 2.2-2.5x: full-width bands (1.9x) make one call per band
+instead of per tile and copy whole rows; keeping the maps' memory (``_Arenas``) did the rest. Each layer
+graph, run over a whole 2048x1536 map at once, costs about 1.2x its share of the whole graph.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -31,11 +31,10 @@ from animecli import runtime
 from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
-#: Output tile side per resolution level (full, half, quarter of the input). 256/256/128 showed no
-#: reliable gain on a quiet 2-core CPU (``bench_tiles.py``, 2026-12-04: 4032x3024 at 14.6 vs 18.3 us/pixel
-#: in one run, 18.1 vs 17.2 in the next; 2048x1536 twice each: 17.2, 16.5 vs 18.3, 14.5) and peaks
-#: 0.6-0.7 GB higher, so the smaller tiles stay (docs/performance.md).
-DEFAULT_TILES = (128, 128, 64)
+#: Output rows of a band per resolution level (full, half, quarter of the input). 32, 64 and 128 rows
+#: ran at the same speed within noise at 2048x1536 (``bench_tiles.py``, 2026-12-05: 12.1, 12.0, 11.6
+#: us/pixel) and peaked at 2.4, 2.7 and 3.5 GB, so the smallest stays (docs/performance.md).
+BAND_ROWS = (32, 32, 16)
 
 
 @dataclass
@@ -46,62 +45,55 @@ class FeatureMap:
     scale: np.ndarray
     shift: np.ndarray
     lrelu: bool
-    buffer: Optional[np.ndarray] = None  # the pooled memory behind ``data`` (None: not pooled)
+    slot: Optional[Tuple[int, int]] = None  # (arena, offset) behind ``data``; None: memory not ours
 
     @classmethod
-    def plain(cls, data: np.ndarray, buffer: Optional[np.ndarray] = None) -> "FeatureMap":
+    def plain(cls, data: np.ndarray, slot: Optional[Tuple[int, int]] = None) -> "FeatureMap":
         channels = data.shape[0]
-        return cls(data, np.ones(channels, np.float32), np.zeros(channels, np.float32), False, buffer)
+        return cls(data, np.ones(channels, np.float32), np.zeros(channels, np.float32), False, slot)
 
 
-class _Pool:
-    """Big float32 buffers reused from layer to layer (a fresh one costs a page fault per 4 KiB).
+class _Arenas:
+    """Two float32 buffers that hold the layers' output maps, kept from layer to layer and picture to picture.
 
-    Only a spare of about the right size is reused: a much larger one would keep its memory resident,
-    and what is not reused is let go before a new buffer is allocated, so peak memory stays the two
-    maps a layer needs.
+    Fresh memory is slow to touch: filling a new 3.1 GB map took 10-22 s on the project's VM, filling it
+    again 0.17 s (2026-12-05), and freed memory goes back to the system. So a layer writes its output into
+    the buffer its input is not in, from the start or after a map that must stay (a residual block's
+    input). A buffer grows only when nothing in it must stay, so the two together hold the largest
+    consecutive pair of maps (4032x3024: 64 + 32 channels at full resolution).
     """
 
-    SLACK = 1.25
-
     def __init__(self):
-        self.spare: List[np.ndarray] = []
+        self.buffers = [np.empty(0, np.float32), np.empty(0, np.float32)]
+        self.scratch = np.empty(0, np.float32)
 
-    def take(self, shape: Tuple[int, ...]) -> Tuple[np.ndarray, np.ndarray]:
-        """An uninitialised array of ``shape`` and the buffer behind it."""
+    def block(self, shape: Tuple[int, ...]) -> np.ndarray:
+        """Reused memory for one band's input block (the graph has read the previous one)."""
         size = int(np.prod(shape))
-        fitting = [b for b in self.spare if size <= b.size <= size * self.SLACK]
-        if fitting:
-            buffer = min(fitting, key=lambda b: b.size)
-            self.spare = [b for b in self.spare if b is not buffer]
-        else:
-            self.spare = []
-            _return_freed_memory()
-            buffer = np.empty(size, np.float32)
-        return buffer[:size].reshape(shape), buffer
+        if size > self.scratch.size:
+            self.scratch = np.empty(0, np.float32)
+            self.scratch = np.empty(size, np.float32)
+        return self.scratch[:size].reshape(shape)
 
-    def give(self, feature: FeatureMap) -> None:
-        if feature.buffer is not None:
-            self.spare.append(feature.buffer)
-
-
-def _return_freed_memory() -> None:
-    """Hand freed heap memory back to the system (glibc keeps it otherwise); a no-op elsewhere."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim = None
+    def place(self, shape: Tuple[int, ...], source: FeatureMap,
+              keep: Optional[FeatureMap]) -> Tuple[np.ndarray, Optional[Tuple[int, int]]]:
+        """Memory for an output map of ``shape`` that overlaps neither ``source`` nor ``keep``."""
+        index = 1 - source.slot[0] if source.slot else 0
+        size = int(np.prod(shape))
+        start = 0
+        kept = keep is not None and keep.slot is not None and keep.slot[0] == index
+        if kept and keep.slot[1] < size:
+            start = keep.slot[1] + keep.data.size
+        if start + size > self.buffers[index].size:
+            if kept:  # what must stay is in the way: this map gets its own memory
+                return np.empty(shape, np.float32), None
+            self.buffers[index] = np.empty(0, np.float32)  # let the smaller one go first
+            self.buffers[index] = np.empty(size, np.float32)
+        return self.buffers[index][start:start + size].reshape(shape), (index, start)
 
 
 class _Stats:
-    """Running count / mean / centred sum of squares, merged per tile (Chan et al.) in float64."""
+    """Running count / mean / centred sum of squares, merged per band (Chan et al.) in float64."""
 
     def __init__(self):
         self.count = 0
@@ -135,7 +127,7 @@ def _param(array: np.ndarray, name: str) -> Parameter:
 
 
 class _Tile(nn.Cell):
-    """Input transform (x * scale + shift, optional LeakyReLU), optional upsampling, conv, tile statistics."""
+    """Input transform (x * scale + shift, optional LeakyReLU), optional upsampling, conv, band statistics."""
 
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray], stride: int, groups: int, lrelu: bool,
                  upsample: bool, name: str):
@@ -172,7 +164,7 @@ class _Tile(nn.Cell):
 
 
 class _Head(nn.Cell):
-    """The output layer over one tile: norm + LeakyReLU of the last block, 1x1 conv, tanh."""
+    """The output layer over one band: norm + LeakyReLU of the last block, 1x1 conv, tanh."""
 
     def __init__(self, weight: np.ndarray):
         super().__init__()
@@ -185,7 +177,7 @@ class _Head(nn.Cell):
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:
-    """Reflect (edge not repeated) indices into [0, size); what lies further out is clamped (tile overhang)."""
+    """Reflect (edge not repeated) indices into [0, size); what lies further out is clamped (band overhang)."""
     index = np.where(index < 0, -index, index)
     index = np.where(index > size - 1, 2 * (size - 1) - index, index)
     return np.clip(index, 0, size - 1)
@@ -215,9 +207,11 @@ def _runs(index: np.ndarray) -> List[Tuple[slice, slice]]:
     return runs
 
 
-def _take(data: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``data[:, rows][:, :, cols]`` as one contiguous (1, C, len(rows), len(cols)) float32 block."""
-    block = np.empty((1, data.shape[0], len(rows), len(cols)), np.float32)
+def _take(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, block: Optional[np.ndarray] = None) -> np.ndarray:
+    """``data[:, rows][:, :, cols]`` as one contiguous (1, C, len(rows), len(cols)) float32 block (written
+    into ``block`` when given)."""
+    if block is None:
+        block = np.empty((1, data.shape[0], len(rows), len(cols)), np.float32)
     for row_dst, row_src in _runs(rows):
         for col_dst, col_src in _runs(cols):
             block[0, :, row_dst, col_dst] = data[:, row_src, col_src]  # step-0 runs broadcast
@@ -258,21 +252,21 @@ def _cnl(prefix: str, kernel: int, level: int, stride: int = 1, groups: int = 1,
 
 
 class TiledGenerator:
-    """The AnimeGANv2 generator run layer by layer over fixed-size tiles (see the module docstring).
+    """The AnimeGANv2 generator run layer by layer over bands of rows (see the module docstring).
 
-    ``params`` are our parameter names (as in ``Generator``); ``tiles`` the output tile side at full,
-    half and quarter resolution. Call with one NCHW float32 picture in [-1, 1] (batch of 1).
+    ``params`` are our parameter names (as in ``Generator``); ``band_rows`` the output rows of a band at
+    full, half and quarter resolution. Call with one NCHW float32 picture in [-1, 1] (batch of 1).
     """
 
     def __init__(self, params: Dict[str, np.ndarray], upsample: str = "tf", eps: float = 1e-12,
-                 tiles: Tuple[int, int, int] = DEFAULT_TILES):
+                 band_rows: Tuple[int, int, int] = BAND_ROWS):
         self.params = params
         self.mode = upsample
         self.eps = eps
-        self.tiles = tiles
-        self.graphs: Dict[str, nn.Cell] = {}  # layer key -> its compiled graph (see ``_call``)
+        self.band_rows = band_rows
+        self.graphs: Dict[Tuple[str, tuple], nn.Cell] = {}  # (layer, input shape) -> its graph (``_call``)
         self._cells: Dict[str, nn.Cell] = {}
-        self._pool = _Pool()
+        self._arenas = _Arenas()
         self.head = _Head(params["out_layer.0.weight"])
         self.head.set_train(False)
 
@@ -293,19 +287,20 @@ class TiledGenerator:
             self._cells[key] = cell
         return self._cells[key]
 
-    def _normalise(self, layer: _Layer, raw: np.ndarray, buffer: np.ndarray, stats: _Stats,
+    def _normalise(self, layer: _Layer, raw: np.ndarray, slot: Optional[Tuple[int, int]], stats: _Stats,
                    lrelu: bool) -> FeatureMap:
         scale, shift = stats.normaliser(self.params[f"{layer.norm}.weight"], self.params[f"{layer.norm}.bias"],
                                         self.eps)
-        return FeatureMap(raw, scale, shift, lrelu, buffer)
+        return FeatureMap(raw, scale, shift, lrelu, slot)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4 or x.shape[0] != 1:
             raise ValueError("TiledGenerator takes one picture: NCHW with N == 1")
-        try:
-            return self._forward(np.ascontiguousarray(x[0], np.float32))
-        finally:
-            self._pool = _Pool()
+        return self._forward(np.ascontiguousarray(x[0], np.float32))
+
+    def release(self) -> None:
+        """Let the stored maps' memory go (it is kept for the next picture otherwise)."""
+        self._arenas = _Arenas()
 
     def _forward(self, picture: np.ndarray) -> np.ndarray:
         height, width = picture.shape[1:]
@@ -318,10 +313,9 @@ class TiledGenerator:
         for index in (1, 2, 3, 4):
             block_input = feature
             expand, depthwise, project = self._irb(index)
-            feature = self._run(expand, block_input, keep_input=True)
-            feature = self._run(project, self._run(depthwise, feature), lrelu=False)
+            feature = self._run(expand, block_input, keep=block_input)
+            feature = self._run(project, self._run(depthwise, feature), lrelu=False, keep=block_input)
             feature = self._materialise(feature, block_input if index > 1 else None)
-            self._pool.give(block_input)
         feature = self._run(_cnl("block_c.5", 3, 2), feature)
         feature = self._run(_cnl("block_d.0", 3, 1, upsample=True), feature, size=self._up(feature, half_size))
         feature = self._run(_cnl("block_d.1", 3, 1), feature)
@@ -344,16 +338,16 @@ class TiledGenerator:
         data += feature.shift[:, None, None]
         if residual is not None:
             data += residual.data
-        return FeatureMap.plain(data, feature.buffer)
+        return FeatureMap.plain(data, feature.slot)
 
-    # -- one layer over all its tiles -----------------------------------------------------------------
+    # -- one layer over all its bands -----------------------------------------------------------------
     def _run(self, layer: _Layer, feature: FeatureMap, lrelu: bool = True,
-             size: Optional[Tuple[int, int]] = None, keep_input: bool = False) -> FeatureMap:
-        """Run one conv layer (tile by tile) on a stored map; return its raw output and exact statistics.
+             size: Optional[Tuple[int, int]] = None, keep: Optional[FeatureMap] = None) -> FeatureMap:
+        """Run one conv layer (band by band) on a stored map; return its raw output and exact statistics.
 
-        The input map's memory goes back to the pool afterwards unless ``keep_input``. A layer whose
-        output has the input's shape writes over its input, one band of tiles behind the reads, so it
-        needs no second full-size map.
+        ``keep``: a map that must stay as it is (the input, or a residual block's input). A layer whose
+        output has the input's shape writes over its input, each band once the next one has read its
+        rows, so it needs no second full-size map.
         """
         source = feature.data
         in_h, in_w = size if layer.upsample else source.shape[1:]
@@ -361,121 +355,99 @@ class TiledGenerator:
         before = (k - s) // 2
         out_h = (in_h + k - s - k) // s + 1
         out_w = (in_w + k - s - k) // s + 1
-        tile = self.tiles[layer.level]
+        band = self.band_rows[layer.level]
         cell = self._cell(layer, feature.lrelu)
         shape = (cell.out_ch, out_h, out_w)
-        in_place = not keep_input and not layer.upsample and feature.buffer is not None and source.shape == shape
+        in_place = keep is not feature and not layer.upsample and feature.slot is not None and source.shape == shape
         if in_place:
-            raw, buffer = source, feature.buffer
+            raw, slot = source, feature.slot
         else:
-            raw, buffer = self._pool.take(shape)
+            raw, slot = self._arenas.place(shape, feature, keep)
         stats = _Stats()
         scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
         shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
-        span = (tile - 1) * s + k  # input rows/columns of one tile
+        span = (band - 1) * s + k  # input rows of one band
+        cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
-            cols_map = resize_source(in_w, source.shape[2], self.mode)
-        bands: Dict[int, np.ndarray] = {}  # in place: finished output rows waiting until no tile reads them
-
-        def prepare(top: int, left: int):
+            columns = self._upsample_columns(source.shape[2], resize_source(in_w, source.shape[2], self.mode), cols)
+        held = None  # in place: a finished band, written over its input once the next band has read it
+        for top in range(0, out_h, band):
             rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
-            cols = _reflect(np.arange(left * s - before, left * s - before + span), in_w)
-            valid_h, valid_w = min(tile, out_h - top), min(tile, out_w - left)
-            mask = np.zeros((1, 1, tile, tile), np.float32)
-            mask[..., :valid_h, :valid_w] = 1.0
+            valid = min(band, out_h - top)
+            mask = np.zeros((1, 1, band, 1), np.float32)
+            mask[:, :, :valid] = 1.0
             if layer.upsample:
-                region, resize = self._upsample_region(source, rows_map, rows, cols_map, cols, tile)
+                region, resize = self._upsample_rows(source, rows_map, rows, band, columns)
             else:
-                region, resize = _take(source, rows, cols), _no_resize()
-            count = cell.out_ch * valid_h * valid_w
+                region = _take(source, rows, cols, self._arenas.block((1, source.shape[0], span, len(cols))))
+                resize = _no_resize()
+            count = cell.out_ch * valid * out_w
             # from_numpy shares the fresh block's memory: ms.Tensor() would copy it (21 ms for a 32 MB
             # block, measured), on the same 2 cores the graph runs on.
-            return (ms.Tensor.from_numpy(region), scale, shift, *resize, ms.Tensor(mask),
-                    ms.Tensor(np.array([1.0 / count], np.float32))), (top, left, valid_h, valid_w)
-
-        def store(outputs, place) -> None:
-            out, total, m2 = outputs
-            top, left, valid_h, valid_w = place
+            inputs = (ms.Tensor.from_numpy(region), scale, shift, *resize, ms.Tensor(mask),
+                      ms.Tensor(np.array([1.0 / count], np.float32)))
+            if held is not None:
+                raw[:, held[0]:held[0] + band] = held[1]
+                held = None
+            out, total, m2 = self._call(cell, layer.name, inputs)
+            result = out.asnumpy()[0, :, :valid]
+            stats.add(count, float(total.asnumpy()), float(m2.asnumpy()))
             if in_place:
-                target = bands.setdefault(top, np.empty((cell.out_ch, valid_h, out_w), np.float32))
-                target[:, :, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
+                held = (top, result, out)  # ``out`` keeps the memory behind ``result``
             else:
-                raw[:, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
-            stats.add(cell.out_ch * valid_h * valid_w, float(total.asnumpy()), float(m2.asnumpy()))
+                raw[:, top:top + valid] = result
+        if held is not None:
+            raw[:, held[0]:] = held[1]
+        return self._normalise(layer, raw, slot, stats, lrelu)
 
-        def flush(top: int) -> None:
-            band = bands.pop(top)
-            raw[:, top:top + band.shape[1]] = band
+    @staticmethod
+    def _upsample_columns(source_width: int, cols_map, cols: np.ndarray) -> tuple:
+        """The column inputs of an upsampling ``_Tile``: lower and upper source column of each output
+        column, and the upper's weight (the same for every band)."""
+        lower, upper, weight = cols_map
+        return (ms.Tensor(lower[cols].astype(np.int32)), ms.Tensor(upper[cols].astype(np.int32)),
+                ms.Tensor(weight[cols].astype(np.float32).reshape(1, 1, 1, -1)))
 
-        # MindSpore releases the GIL while a graph runs: one helper thread gathers the next tile and
-        # stores finished ones meanwhile. Its tasks run in submission order, so a band is flushed over
-        # the input only after its own tiles are stored and every tile of the next band (the last to
-        # read those rows) has been gathered.
-        corners = [(top, left) for top in range(0, out_h, tile) for left in range(0, out_w, tile)]
-        with ThreadPoolExecutor(1, thread_name_prefix="anime-tiles") as helper:
-            ahead = helper.submit(prepare, *corners[0])
-            pending = []
-            for index in range(len(corners)):
-                inputs, place = ahead.result()
-                gathered_band = None
-                if index + 1 < len(corners):
-                    top, left = corners[index + 1]
-                    ahead = helper.submit(prepare, top, left)
-                    if index + 2 == len(corners) or corners[index + 2][0] != top:
-                        gathered_band = top  # all its tiles are gathered once this one is
-                pending.append(helper.submit(store, self._call(cell, layer.name, inputs), place))
-                if in_place and gathered_band:
-                    pending.append(helper.submit(flush, gathered_band - tile))
-            if in_place:
-                pending.append(helper.submit(flush, corners[-1][0]))
-            for future in pending:
-                future.result()
-        if not keep_input and not in_place:
-            self._pool.give(feature)
-        return self._normalise(layer, raw, buffer, stats, lrelu)
-
-    def _upsample_region(self, source: np.ndarray, rows_map, rows: np.ndarray, cols_map, cols: np.ndarray,
-                         tile: int):
-        """The source block an upsampled tile needs and the resize inputs of ``_Tile``: for columns then
-        rows, the lower and upper source line of each output line (in the block) and the upper's weight."""
-        length = tile // 2 + 4  # source rows behind tile + 2 upsampled rows, for a ~2x upsampling
-        starts, lines = [], {}
-        for axis, (lower, upper, weight), index, size in ((2, rows_map, rows, source.shape[1]),
-                                                          (3, cols_map, cols, source.shape[2])):
-            lo, hi, w = lower[index], upper[index], weight[index]
-            start = max(0, min(int(lo.min()), size - length))
-            if hi.max() - start >= length:
-                raise ValueError("upsampling ratio too large for the tile layout")
-            shape = [1, 1, 1, 1]
-            shape[axis] = len(index)
-            lines[axis] = (ms.Tensor((lo - start).astype(np.int32)), ms.Tensor((hi - start).astype(np.int32)),
-                           ms.Tensor(w.astype(np.float32).reshape(shape)))
-            starts.append(np.clip(np.arange(start, start + length), 0, size - 1))
-        return _take(source, starts[0], starts[1]), lines[3] + lines[2]
+    def _upsample_rows(self, source: np.ndarray, rows_map, rows: np.ndarray, band: int, columns: tuple):
+        """The source rows an upsampled band needs (full width) and the resize inputs of ``_Tile``: the
+        columns', then for rows the lower and upper source row of each output row (in the block) and the
+        upper's weight."""
+        lower, upper, weight = rows_map
+        length = band // 2 + 4  # source rows behind a band + 2 upsampled rows, for a ~2x upsampling
+        lo, hi = lower[rows], upper[rows]
+        start = max(0, min(int(lo.min()), source.shape[1] - length))
+        if hi.max() - start >= length:
+            raise ValueError("upsampling ratio too large for the band layout")
+        lines = (ms.Tensor((lo - start).astype(np.int32)), ms.Tensor((hi - start).astype(np.int32)),
+                 ms.Tensor(weight[rows].astype(np.float32).reshape(1, 1, -1, 1)))
+        block_rows = np.clip(np.arange(start, start + length), 0, source.shape[1] - 1)
+        block = self._arenas.block((1,) + source.shape[:1] + (length,) + source.shape[2:])
+        return _take(source, block_rows, np.arange(source.shape[2]), block), columns + lines
 
     def _call(self, cell: nn.Cell, key: str, inputs):
         """``cell(*inputs)`` through its graph from the graph store (exported once, loaded every run)."""
-        graph = self.graphs.get(key)
+        shapes = tuple(tuple(tensor.shape) for tensor in inputs)
+        graph = self.graphs.get((key, shapes))
         if graph is not None:
             return graph(*inputs)
         with runtime.compiling():
             graph, result = graph_store.load_and_run(cell, inputs, graph_store.graph_key(f"tile-{key}", inputs))
-        self.graphs[key] = graph
+        self.graphs[(key, shapes)] = graph
         return result
 
     def _head(self, feature: FeatureMap) -> np.ndarray:
         source = feature.data
         _, height, width = source.shape
-        tile = self.tiles[0]
+        band = self.band_rows[0]
         output = np.empty((1, 3, height, width), np.float32)
         scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
         shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
-        for top in range(0, height, tile):
-            rows = np.clip(np.arange(top, top + tile), 0, height - 1)
-            for left in range(0, width, tile):
-                cols = np.clip(np.arange(left, left + tile), 0, width - 1)
-                valid_h, valid_w = min(tile, height - top), min(tile, width - left)
-                out = self._call(self.head, "head", (ms.Tensor.from_numpy(_take(source, rows, cols)), scale, shift))
-                output[0, :, top:top + valid_h, left:left + valid_w] = out.asnumpy()[0, :, :valid_h, :valid_w]
+        cols = np.arange(width)
+        for top in range(0, height, band):
+            rows = np.clip(np.arange(top, top + band), 0, height - 1)
+            valid = min(band, height - top)
+            block = _take(source, rows, cols, self._arenas.block((1, source.shape[0], band, width)))
+            out = self._call(self.head, "head", (ms.Tensor.from_numpy(block), scale, shift))
+            output[0, :, top:top + valid] = out.asnumpy()[0, :, :valid]
         return output

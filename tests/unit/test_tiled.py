@@ -80,7 +80,7 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
     loaded = read_generator_file(fixtures / "generator" / weights)
     golden = np.load(fixtures / "generator" / npz)
     x = golden[f"{case}_input"]
-    tiled = TiledGenerator(loaded.params, mode, loaded.meta.eps, tiles=(48, 32, 16))(x)
+    tiled = TiledGenerator(loaded.params, mode, loaded.meta.eps, band_rows=(48, 32, 16))(x)
     whole = _whole(loaded.params, mode, loaded.meta.eps, x)
     assert tiled.shape == whole.shape
     assert np.abs(whole - golden[f"{case}_output"]).max() <= 2e-4  # the fused whole-picture graph
@@ -89,12 +89,12 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
 
 
 def test_tiled_narrow_pictures_equal_whole_picture(configured, bl_weights):
-    """One tile per band of rows (a layer whose output overwrites its input band by band) and one band."""
+    """Many bands of a narrow picture (a layer whose output overwrites its input band by band), and one band."""
     from animecli.inference.tiled import TiledGenerator
 
     for height, width in ((200, 40), (36, 180)):
         x = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
-        tiled = TiledGenerator(bl_weights.params, "half-pixel", bl_weights.meta.eps, tiles=(48, 32, 16))(x)
+        tiled = TiledGenerator(bl_weights.params, "half-pixel", bl_weights.meta.eps, band_rows=(48, 32, 16))(x)
         whole = _whole(bl_weights.params, "half-pixel", bl_weights.meta.eps, x)
         assert np.abs(tiled - whole).max() <= 5e-5
 
