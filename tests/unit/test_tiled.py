@@ -89,12 +89,21 @@ def test_tiled_equals_whole_picture(configured, fixtures, npz, case, weights, mo
 
 
 def test_tiled_narrow_pictures_equal_whole_picture(configured, bl_weights):
-    """Many bands of a narrow picture (a layer whose output overwrites its input band by band), and one band."""
+    """Many bands of a narrow picture (a layer whose output overwrites its input band by band), and one band.
+
+    One executor runs them all, the first picture again last: the memory it keeps between pictures (and
+    grows for a larger one) does not change a byte."""
     from animecli.inference.tiled import TiledGenerator
 
-    for height, width in ((200, 40), (36, 180)):
+    executor = TiledGenerator(bl_weights.params, "half-pixel", bl_weights.meta.eps, band_rows=(48, 32, 16))
+    first = {}
+    for height, width in ((200, 40), (36, 180), (200, 40)):
         x = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
-        tiled = TiledGenerator(bl_weights.params, "half-pixel", bl_weights.meta.eps, band_rows=(48, 32, 16))(x)
+        tiled = executor(x)
+        if (height, width) in first:
+            assert np.array_equal(tiled, first[height, width])
+            continue
+        first[height, width] = tiled
         whole = _whole(bl_weights.params, "half-pixel", bl_weights.meta.eps, x)
         assert np.abs(tiled - whole).max() <= 5e-5
 
