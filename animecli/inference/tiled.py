@@ -9,8 +9,8 @@ layers are ever held. A layer's graph depends on the picture's width (compiled o
 loaded from the graph store). Reflect padding and the bilinear upsampling use the picture's absolute
 coordinates, so results equal the whole-picture network up to float rounding.
 
-Gain: memory. 4032x3024 peaks at 6.3 GB (a whole-picture graph would need ~34 GB), at 1.42x the
-per-pixel time of 1280x720 on its own graph (a second picture of that size; 2-core CPU, 2026-12-05,
+Gain: memory. 4032x3024 peaks at 6.65 GB (a whole-picture graph would need ~34 GB), at 1.33x the
+per-pixel time of 1280x720 on its own graph (a second picture of that size; quiet 2-core CPU, 2026-12-05,
 docs/performance.md). Before, 128x128 tiles took 2.2-2.5x: full-width bands (1.9x) make one call per band
 instead of per tile and copy whole rows; keeping the maps' memory (``_Arenas``) did the rest. Each layer
 graph, run over a whole 2048x1536 map at once, costs about 1.2x its share of the whole graph.
@@ -31,10 +31,10 @@ from animecli import runtime
 from animecli.inference import graph_store
 from animecli.models.layers import RowTapConv2d
 
-#: Output rows of a band per resolution level (full, half, quarter of the input). 32, 64 and 128 rows
-#: ran at the same speed within noise at 2048x1536 (``bench_tiles.py``, 2026-12-05: 12.1, 12.0, 11.6
-#: us/pixel) and peaked at 2.4, 2.7 and 3.5 GB, so the smallest stays (docs/performance.md).
-BAND_ROWS = (32, 32, 16)
+#: Output rows of a band per resolution level (full, half, quarter of the input). At 4032x3024, with the
+#: maps' memory kept (``bench_tiles.py``, quiet, 2026-12-05): 32/32/16 10.4 us/pixel (6.27 GB), 64/64/32
+#: 9.5 (6.65 GB), 128/128/64 9.35 (8.12 GB, over the 8 GB asked), so 64/64/32 (docs/performance.md).
+BAND_ROWS = (64, 64, 32)
 
 
 @dataclass
