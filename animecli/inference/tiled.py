@@ -370,7 +370,7 @@ class TiledGenerator:
         cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
-            columns = self._upsample_columns(source.shape[2], resize_source(in_w, source.shape[2], self.mode), cols)
+            columns = self._upsample_columns(resize_source(in_w, source.shape[2], self.mode), cols)
         held = None  # in place: a finished band, written over its input once the next band has read it
         for top in range(0, out_h, band):
             rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
@@ -383,8 +383,8 @@ class TiledGenerator:
                 region = _take(source, rows, cols, self._arenas.block((1, source.shape[0], span, len(cols))))
                 resize = _no_resize()
             count = cell.out_ch * valid * out_w
-            # from_numpy shares the fresh block's memory: ms.Tensor() would copy it (21 ms for a 32 MB
-            # block, measured), on the same 2 cores the graph runs on.
+            # from_numpy shares the block's memory: ms.Tensor() would copy it (21 ms for a 32 MB block,
+            # measured), on the same 2 cores the graph runs on.
             inputs = (ms.Tensor.from_numpy(region), scale, shift, *resize, ms.Tensor(mask),
                       ms.Tensor(np.array([1.0 / count], np.float32)))
             if held is not None:
@@ -402,7 +402,7 @@ class TiledGenerator:
         return self._normalise(layer, raw, slot, stats, lrelu)
 
     @staticmethod
-    def _upsample_columns(source_width: int, cols_map, cols: np.ndarray) -> tuple:
+    def _upsample_columns(cols_map, cols: np.ndarray) -> tuple:
         """The column inputs of an upsampling ``_Tile``: lower and upper source column of each output
         column, and the upper's weight (the same for every band)."""
         lower, upper, weight = cols_map
