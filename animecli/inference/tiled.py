@@ -117,9 +117,9 @@ class _Stats:
 
 @functools.lru_cache(maxsize=None)
 def _no_resize() -> tuple:
-    """The resize inputs of a ``_Tile`` that does not upsample (it ignores them)."""
-    index, weight = ms.Tensor(np.zeros(1, np.int32)), ms.Tensor(np.zeros((1, 1, 1, 1), np.float32))
-    return (index, index, weight) * 2
+    """The row-resize inputs of a ``_Tile`` that does not upsample (it ignores them)."""
+    index = ms.Tensor(np.zeros(1, np.int32))
+    return index, index, ms.Tensor(np.zeros((1, 1, 1, 1), np.float32))
 
 
 def _param(array: np.ndarray, name: str) -> Parameter:
@@ -127,10 +127,14 @@ def _param(array: np.ndarray, name: str) -> Parameter:
 
 
 class _Tile(nn.Cell):
-    """Input transform (x * scale + shift, optional LeakyReLU), optional upsampling, conv, band statistics."""
+    """Input transform (x * scale + shift, optional LeakyReLU), optional upsampling, conv, band statistics.
+
+    An upsampling tile is made for one output width (``upsample_width``): it resizes whole rows, so its
+    columns are the whole picture's; its rows come from gathers at the band's absolute coordinates.
+    """
 
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray], stride: int, groups: int, lrelu: bool,
-                 upsample: bool, name: str):
+                 name: str, upsample_mode: str = "", upsample_width: int = 0):
         super().__init__()
         out_ch, in_per_group, k, _ = weight.shape
         if k == 7 and in_per_group > 3:
@@ -142,18 +146,22 @@ class _Tile(nn.Cell):
         if bias is not None:
             self.conv.bias = _param(bias, f"{name}.bias")
         self.lrelu = lrelu
-        self.upsample = upsample
+        self.upsample = bool(upsample_mode)
+        self.resize = ops.ResizeBilinearV2(align_corners=upsample_mode == "align",
+                                           half_pixel_centers=upsample_mode == "half-pixel")
+        self.width = upsample_width
+        self.pad = (k - stride) // 2
         self.out_ch = out_ch
 
-    def construct(self, x, scale, shift, col_lo, col_hi, col_w, row_lo, row_hi, row_w, mask, inv_count):
+    def construct(self, x, scale, shift, row_lo, row_hi, row_w, mask, inv_count):
         x = x * scale + shift
         if self.lrelu:
             x = ops.maximum(x, x * 0.2)
-        if self.upsample:  # bilinear resize: columns then rows, each a lerp of two gathered lines
-            left = ops.gather(x, col_lo, 3)
-            x = left + (ops.gather(x, col_hi, 3) - left) * col_w
+        if self.upsample:  # bilinear: rows as a lerp of two gathered rows, then whole rows resized
             top = ops.gather(x, row_lo, 2)
             x = top + (ops.gather(x, row_hi, 2) - top) * row_w
+            x = self.resize(x, (x.shape[2], self.width))
+            x = self._reflect_columns(x)
         out = self.conv(x)
         _, c, h, w = out.shape
         ones = ops.ones((h * w, 1), out.dtype)
@@ -161,6 +169,13 @@ class _Tile(nn.Cell):
         centred = (out - total * inv_count) * mask
         m2 = ops.matmul((centred * centred).reshape(c, h * w), ones).sum()
         return out, total, m2
+
+    def _reflect_columns(self, x):
+        """Reflect padding of ``self.pad`` columns on each side (edge column not repeated)."""
+        width = x.shape[3]
+        left = [x[:, :, :, i:i + 1] for i in range(self.pad, 0, -1)]
+        right = [x[:, :, :, width - 1 - i:width - i] for i in range(1, self.pad + 1)]
+        return ops.concat(left + [x] + right, 3)
 
 
 class _Head(nn.Cell):
@@ -277,15 +292,17 @@ class TiledGenerator:
         return [_cnl(f"{prefix}.0", 1, 2), _cnl(f"{prefix}.1", 3, 2, groups=width, bias=True),
                 _Layer(f"{prefix}.2", f"{prefix}.3", 1, 1, 1, False, 2)]
 
-    def _cell(self, layer: _Layer, lrelu: bool) -> nn.Cell:
-        key = f"{layer.name}:{lrelu}"
+    def _cell(self, layer: _Layer, lrelu: bool, width: int) -> Tuple[nn.Cell, str]:
+        """The layer's cell and its graph name (an upsampling layer's cell is made for one output width)."""
+        name = f"{layer.name}-to{width}" if layer.upsample else layer.name
+        key = f"{name}:{lrelu}"
         if key not in self._cells:
             bias = self.params.get(f"{layer.name}.bias") if layer.bias else None
-            cell = _Tile(self.params[f"{layer.name}.weight"], bias, layer.stride, layer.groups, lrelu,
-                         layer.upsample, layer.name)
+            cell = _Tile(self.params[f"{layer.name}.weight"], bias, layer.stride, layer.groups, lrelu, layer.name,
+                         self.mode if layer.upsample else "", width if layer.upsample else 0)
             cell.set_train(False)
             self._cells[key] = cell
-        return self._cells[key]
+        return self._cells[key], name
 
     def _normalise(self, layer: _Layer, raw: np.ndarray, slot: Optional[Tuple[int, int]], stats: _Stats,
                    lrelu: bool) -> FeatureMap:
@@ -356,7 +373,7 @@ class TiledGenerator:
         out_h = (in_h + k - s - k) // s + 1
         out_w = (in_w + k - s - k) // s + 1
         band = self.band_rows[layer.level]
-        cell = self._cell(layer, feature.lrelu)
+        cell, name = self._cell(layer, feature.lrelu, in_w)
         shape = (cell.out_ch, out_h, out_w)
         in_place = keep is not feature and not layer.upsample and feature.slot is not None and source.shape == shape
         if in_place:
@@ -370,7 +387,6 @@ class TiledGenerator:
         cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
-            columns = self._upsample_columns(resize_source(in_w, source.shape[2], self.mode), cols)
         held = None  # in place: a finished band, written over its input once the next band has read it
         for top in range(0, out_h, band):
             rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
@@ -378,7 +394,7 @@ class TiledGenerator:
             mask = np.zeros((1, 1, band, 1), np.float32)
             mask[:, :, :valid] = 1.0
             if layer.upsample:
-                region, resize = self._upsample_rows(source, rows_map, rows, band, columns)
+                region, resize = self._upsample_rows(source, rows_map, rows, band)
             else:
                 region = _take(source, rows, cols, self._arenas.block((1, source.shape[0], span, len(cols))))
                 resize = _no_resize()
@@ -390,7 +406,7 @@ class TiledGenerator:
             if held is not None:
                 raw[:, held[0]:held[0] + band] = held[1]
                 held = None
-            out, total, m2 = self._call(cell, layer.name, inputs)
+            out, total, m2 = self._call(cell, name, inputs)
             result = out.asnumpy()[0, :, :valid]
             stats.add(count, float(total.asnumpy()), float(m2.asnumpy()))
             if in_place:
@@ -401,18 +417,9 @@ class TiledGenerator:
             raw[:, held[0]:] = held[1]
         return self._normalise(layer, raw, slot, stats, lrelu)
 
-    @staticmethod
-    def _upsample_columns(cols_map, cols: np.ndarray) -> tuple:
-        """The column inputs of an upsampling ``_Tile``: lower and upper source column of each output
-        column, and the upper's weight (the same for every band)."""
-        lower, upper, weight = cols_map
-        return (ms.Tensor(lower[cols].astype(np.int32)), ms.Tensor(upper[cols].astype(np.int32)),
-                ms.Tensor(weight[cols].astype(np.float32).reshape(1, 1, 1, -1)))
-
-    def _upsample_rows(self, source: np.ndarray, rows_map, rows: np.ndarray, band: int, columns: tuple):
-        """The source rows an upsampled band needs (full width) and the resize inputs of ``_Tile``: the
-        columns', then for rows the lower and upper source row of each output row (in the block) and the
-        upper's weight."""
+    def _upsample_rows(self, source: np.ndarray, rows_map, rows: np.ndarray, band: int):
+        """The source rows an upsampled band needs (full width) and the row-resize inputs of ``_Tile``: the
+        lower and upper source row of each output row (in the block) and the upper's weight."""
         lower, upper, weight = rows_map
         length = band // 2 + 4  # source rows behind a band + 2 upsampled rows, for a ~2x upsampling
         lo, hi = lower[rows], upper[rows]
@@ -423,7 +430,7 @@ class TiledGenerator:
                  ms.Tensor(weight[rows].astype(np.float32).reshape(1, 1, -1, 1)))
         block_rows = np.clip(np.arange(start, start + length), 0, source.shape[1] - 1)
         block = self._arenas.block((1,) + source.shape[:1] + (length,) + source.shape[2:])
-        return _take(source, block_rows, np.arange(source.shape[2]), block), columns + lines
+        return _take(source, block_rows, np.arange(source.shape[2]), block), lines
 
     def _call(self, cell: nn.Cell, key: str, inputs):
         """``cell(*inputs)`` through its graph from the graph store (exported once, loaded every run)."""
