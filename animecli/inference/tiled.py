@@ -153,7 +153,7 @@ class _Tile(nn.Cell):
         self.pad = (k - stride) // 2
         self.out_ch = out_ch
 
-    def construct(self, x, scale, shift, row_lo, row_hi, row_w, mask, inv_count):
+    def construct(self, x, scale, shift, row_lo, row_hi, row_w, valid, inv_count):
         x = x * scale + shift
         if self.lrelu:
             x = ops.maximum(x, x * 0.2)
@@ -164,10 +164,10 @@ class _Tile(nn.Cell):
             x = self._reflect_columns(x)
         out = self.conv(x)
         _, c, h, w = out.shape
-        ones = ops.ones((h * w, 1), out.dtype)
-        total = ops.matmul((out * mask).reshape(c, h * w), ones).sum()
-        centred = (out - total * inv_count) * mask
-        m2 = ops.matmul((centred * centred).reshape(c, h * w), ones).sum()
+        # ``valid`` (h * w, 1): 1 for the pixels of the band's valid rows, 0 below them (the last band)
+        total = ops.matmul(out.reshape(c, h * w), valid).sum()
+        centred = out - total * inv_count
+        m2 = ops.matmul((centred * centred).reshape(c, h * w), valid).sum()
         return out, total, m2
 
     def _reflect_columns(self, x):
@@ -387,12 +387,13 @@ class TiledGenerator:
         cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
+        weights = None  # the statistics' pixel weights, see ``_Tile``
         held = None  # in place: a finished band, written over its input once the next band has read it
         for top in range(0, out_h, band):
             rows = _reflect(np.arange(top * s - before, top * s - before + span), in_h)
             valid = min(band, out_h - top)
-            mask = np.zeros((1, 1, band, 1), np.float32)
-            mask[:, :, :valid] = 1.0
+            if valid < band or weights is None:
+                weights = ms.Tensor(np.repeat((np.arange(band) < valid).astype(np.float32), out_w).reshape(-1, 1))
             if layer.upsample:
                 region, resize = self._upsample_rows(source, rows_map, rows, band)
             else:
@@ -401,7 +402,7 @@ class TiledGenerator:
             count = cell.out_ch * valid * out_w
             # from_numpy shares the block's memory: ms.Tensor() would copy it (21 ms for a 32 MB block,
             # measured), on the same 2 cores the graph runs on.
-            inputs = (ms.Tensor.from_numpy(region), scale, shift, *resize, ms.Tensor(mask),
+            inputs = (ms.Tensor.from_numpy(region), scale, shift, *resize, weights,
                       ms.Tensor(np.array([1.0 / count], np.float32)))
             if held is not None:
                 raw[:, held[0]:held[0] + band] = held[1]
