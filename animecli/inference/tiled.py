@@ -9,11 +9,11 @@ layers are ever held. A layer's graph depends on the picture's width (compiled o
 loaded from the graph store). Reflect padding and the bilinear upsampling use the picture's absolute
 coordinates, so results equal the whole-picture network up to float rounding.
 
-Gain: memory. 4032x3024 peaks at 6.65 GB (a whole-picture graph would need ~34 GB), at 1.33x the
+Gain: memory. 4032x3024 peaks at 6.44 GB (a whole-picture graph would need ~34 GB), at 1.31x the
 per-pixel time of 1280x720 on its own graph (a second picture of that size; quiet 2-core CPU, 2026-12-05,
 docs/performance.md). Before, 128x128 tiles took 2.2-2.5x: full-width bands (1.9x) make one call per band
-instead of per tile and copy whole rows; keeping the maps' memory (``_Arenas``) did the rest. Each layer
-graph, run over a whole 2048x1536 map at once, costs about 1.2x its share of the whole graph.
+instead of per tile and copy whole rows; keeping the maps' memory (``_Arenas``) brought 1.33x; resizing
+whole rows in the upsampling layers and a pixel-weight vector for the statistics (no mask pass) the rest.
 """
 
 from __future__ import annotations
