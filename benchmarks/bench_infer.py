@@ -96,15 +96,14 @@ def _time_calls(call, reps: int) -> dict:
 # -- workers (each runs in its own process) ------------------------------------------------------------
 def _huge_calls(call, warm_up) -> dict:
     """One timed call at a huge size, after ``warm_up`` (the call itself where it compiles this size's
-    graphs, else a small picture or None); the warm-up's time is reported as ``warm_up_s``."""
+    graphs, else a small picture); the warm-up's time is reported as ``warm_up_s``."""
     wall = time.perf_counter()
-    if warm_up is not None:
-        warm_up()
+    warm_up()
     warm = time.perf_counter() - wall
     cpu, wall = time.process_time(), time.perf_counter()
     call()
     seconds = time.perf_counter() - wall
-    return {"first_call_s": None if warm_up is not None else seconds, "warm_up_s": round(warm, 2),
+    return {"first_call_s": None, "warm_up_s": round(warm, 2),
             "seconds": seconds, "runs": [seconds],
             "cpu_seconds": time.process_time() - cpu}
 

@@ -29,7 +29,7 @@ from mindspore import Parameter, nn, ops
 
 from animecli import runtime
 from animecli.inference import graph_store
-from animecli.models.layers import RowTapConv2d
+from animecli.models.layers import RowTapConv2d, SliceReflectionPad2d
 
 #: Output rows of a band per resolution level (full, half, quarter of the input). At 4032x3024, with the
 #: maps' memory kept (``bench_tiles.py``, quiet, 2026-12-05): 32/32/16 10.4 us/pixel (6.27 GB), 64/64/32
@@ -150,7 +150,8 @@ class _Tile(nn.Cell):
         self.resize = ops.ResizeBilinearV2(align_corners=upsample_mode == "align",
                                            half_pixel_centers=upsample_mode == "half-pixel")
         self.width = upsample_width
-        self.pad = (k - stride) // 2
+        pad = (k - stride) // 2
+        self.pad_columns = SliceReflectionPad2d((pad, pad, 0, 0))
         self.out_ch = out_ch
 
     def construct(self, x, scale, shift, row_lo, row_hi, row_w, valid, inv_count):
@@ -161,7 +162,7 @@ class _Tile(nn.Cell):
             top = ops.gather(x, row_lo, 2)
             x = top + (ops.gather(x, row_hi, 2) - top) * row_w
             x = self.resize(x, (x.shape[2], self.width))
-            x = self._reflect_columns(x)
+            x = self.pad_columns(x)
         out = self.conv(x)
         _, c, h, w = out.shape
         # ``valid`` (h * w, 1): 1 for the pixels of the band's valid rows, 0 below them (the last band)
@@ -169,13 +170,6 @@ class _Tile(nn.Cell):
         centred = out - total * inv_count
         m2 = ops.matmul((centred * centred).reshape(c, h * w), valid).sum()
         return out, total, m2
-
-    def _reflect_columns(self, x):
-        """Reflect padding of ``self.pad`` columns on each side (edge column not repeated)."""
-        width = x.shape[3]
-        left = [x[:, :, :, i:i + 1] for i in range(self.pad, 0, -1)]
-        right = [x[:, :, :, width - 1 - i:width - i] for i in range(1, self.pad + 1)]
-        return ops.concat(left + [x] + right, 3)
 
 
 class _Head(nn.Cell):
@@ -384,9 +378,10 @@ class TiledGenerator:
         scale = ms.Tensor(feature.scale.reshape(1, -1, 1, 1))
         shift = ms.Tensor(feature.shift.reshape(1, -1, 1, 1))
         span = (band - 1) * s + k  # input rows of one band
-        cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         if layer.upsample:
             rows_map = resize_source(in_h, source.shape[1], self.mode)
+        else:
+            cols = _reflect(np.arange(-before, (out_w - 1) * s + k - before), in_w)
         weights = None  # the statistics' pixel weights, see ``_Tile``
         held = None  # in place: a finished band, written over its input once the next band has read it
         for top in range(0, out_h, band):

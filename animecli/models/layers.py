@@ -50,8 +50,9 @@ def _reflect_pad(kernel_size: int, stride: int) -> nn.Cell:
 class SliceReflectionPad2d(nn.Cell):
     """Reflect padding written as slices and a concatenation: the same numbers as ``nn.ReflectionPad2d``.
 
-    For export only: MindSpore 2.8's ONNX exporter refuses MirrorPad ("Exporting MirrorPad operator is not
-    yet supported"), and Slice/Concat are plain ONNX operators. Inference keeps ``nn.ReflectionPad2d``.
+    For export: MindSpore 2.8's ONNX exporter refuses MirrorPad ("Exporting MirrorPad operator is not yet
+    supported"), and Slice/Concat are plain ONNX operators. The whole-picture network keeps
+    ``nn.ReflectionPad2d``; the tiled executor pads the columns of its upsampled bands with this one.
     """
 
     def __init__(self, padding: tuple):
