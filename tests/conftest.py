@@ -14,6 +14,10 @@ if not FIXTURES.is_dir():
     )
 
 
+#: Environment switches of animecli that tests must not inherit from a developer's shell.
+SWITCHES = ("ANIME_OFFLINE", "ANIME_REGISTRY", "ANIME_DEBUG")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The shared reference folder (SPEC, fixtures, weights)."""
@@ -26,11 +30,23 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory):
+    """The environment of what runs outside a test's own (module fixtures' ``anime`` runs): a cache of the
+    session's, never the developer's ``~/.cache/animecli`` (its stored graphs and kernels would make
+    results depend on its history), and none of the switches a developer may have set."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANIME_HOME", str(tmp_path_factory.mktemp("session_home")))
+        for var in SWITCHES:
+            patch.delenv(var, raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
     """Point the cache at a fresh folder and clear switches a developer may have set."""
     home = tmp_path_factory.mktemp("anime_home")
     monkeypatch.setenv("ANIME_HOME", str(home))
-    for var in ("ANIME_OFFLINE", "ANIME_REGISTRY", "ANIME_DEBUG"):
+    for var in SWITCHES:
         monkeypatch.delenv(var, raising=False)
     yield
