@@ -24,6 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench_infer import matmul_gflops  # noqa: E402
 WEIGHTS = ROOT.parent / "shared" / "fixtures" / "generator" / "random_generator_bl.pt"
 REFERENCE = (720, 1280)
 
@@ -76,20 +78,6 @@ def _child(config: str, height: int, width: int) -> dict:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
-def matmul_gflops() -> float:
-    """Best fp32 GFLOP/s of a 2048^2 numpy matrix product over a few tries."""
-    import numpy as np
-
-    a = np.random.default_rng(0).random((2048, 2048), np.float32)
-    a @ a
-    best = 0.0
-    for _ in range(5):
-        started = time.perf_counter()
-        a @ a
-        best = max(best, 2 * 2048 ** 3 / (time.perf_counter() - started) / 1e9)
-    return round(best, 1)
-
-
 def _run_child(config: str, size, home: Path) -> dict:
     env = dict(os.environ, ANIME_HOME=str(home), PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run([sys.executable, __file__, "--child", config, "--size", f"{size[0]}x{size[1]}"],
@@ -110,7 +98,7 @@ def main() -> None:
         print(json.dumps(_child(args.child, *size)))
         return
     report = {"benchmark": "tiles", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "loadavg_1m_start": os.getloadavg()[0], "matmul_gflops": matmul_gflops(), "rows": []}
+              "loadavg_1m_start": os.getloadavg()[0], "matmul_gflops": round(matmul_gflops(), 1), "rows": []}
     with tempfile.TemporaryDirectory(prefix="anime-bench-tiles-") as folder:
         runs = [("whole", REFERENCE)] + [(rows, size) for rows in args.bands.split(",")] + [("whole", REFERENCE)]
         for config, run_size in runs:
