@@ -20,6 +20,7 @@ baseline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -125,24 +126,19 @@ def _pytorch_calls(batch, cin, cout, k, side):
 
 
 def _child(framework: str, reps: int) -> dict:
+    context = contextlib.nullcontext()
+    make = _pytorch_calls
     if framework == "mindspore":
         from animecli import runtime
 
         runtime.configure("cpu", "graph", graph_kernel=True)  # as ``anime train`` runs
+        context = runtime.compiling()  # keeps the fusion compiler's files out of the cwd
         make = _mindspore_calls
-    else:
-        make = _pytorch_calls
     rows = []
-    for shape in SHAPES:
-        calls = make(*shape)
-        if framework == "mindspore":
-            from animecli import runtime
-
-            with runtime.compiling():  # keep compiler files out of the cwd
-                times = {name: _best_ms(fn, reps) for name, fn in calls.items()}
-        else:
-            times = {name: _best_ms(fn, reps) for name, fn in calls.items()}
-        rows.append({"shape": list(shape), "ms": {name: round(value, 2) for name, value in times.items()}})
+    with context:
+        for shape in SHAPES:
+            times = {name: _best_ms(fn, reps) for name, fn in make(*shape).items()}
+            rows.append({"shape": list(shape), "ms": {name: round(value, 2) for name, value in times.items()}})
     return {"framework": framework, "rows": rows}
 
 
