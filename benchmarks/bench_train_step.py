@@ -56,10 +56,12 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _run_mindspore(args) -> dict:
+def mindspore_step(step: str, size: int, batch: int, vgg: Path, device: str = "cpu", fusion: bool = True):
+    """The MindSpore training step ``step`` (init | gan) on fixed random batches, as a callable (compiles on
+    its first call, under ``runtime.compiling()``)."""
     from animecli import runtime
 
-    runtime.configure(args.device, "graph", graph_kernel=args.fusion == "on")
+    runtime.configure(device, "graph", graph_kernel=fusion)
     import mindspore as ms
 
     from animecli.models.discriminator import Discriminator
@@ -68,12 +70,17 @@ def _run_mindspore(args) -> dict:
     from animecli.training.steps import LossConfig, TrainSteps
 
     ms.set_seed(0)
-    steps = TrainSteps(Generator(), Discriminator(), load_vgg19(args.vgg), LossConfig())
-    photo, anime, gray, smooth = (ms.Tensor(b) for b in _batches(args.batch, args.size))
-    if args.step == "init":
-        step = lambda: steps.init_step(photo)  # noqa: E731
-    else:
-        step = lambda: steps.gan_step(photo, anime, gray, smooth)  # noqa: E731
+    steps = TrainSteps(Generator(), Discriminator(), load_vgg19(vgg), LossConfig())
+    photo, anime, gray, smooth = (ms.Tensor(b) for b in _batches(batch, size))
+    if step == "init":
+        return lambda: steps.init_step(photo)
+    return lambda: steps.gan_step(photo, anime, gray, smooth)
+
+
+def _run_mindspore(args) -> dict:
+    from animecli import runtime
+
+    step = mindspore_step(args.step, args.size, args.batch, args.vgg, args.device, args.fusion == "on")
     with runtime.compiling():  # the fusion compiler writes into the cwd
         result = _time_calls(step, args.steps)
     result["peak_rss_mb"] = _peak_rss_mb()

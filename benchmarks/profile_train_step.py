@@ -1,6 +1,6 @@
 """Where a MindSpore training step's time goes, by operator, from MindSpore's profiler; print JSON.
 
-Runs the step of ``bench_train_step.py`` (random fixed batches, fusion on, as ``anime train``) twice to
+Runs the step of ``bench_train_step.py`` (``mindspore_step``: fixed random batches, fusion on) twice to
 compile and warm up, then once under ``mindspore.Profiler``, and sums the host operators' times: by operator
 type, and for the convolutions by what they compute (a forward pass or an input gradient; a weight
 gradient, which ``models.layers.ForwardGradConv`` computes as a convolution whose kernel is the output
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_infer import matmul_gflops  # noqa: E402
-from bench_train_step import DEFAULT_VGG, _batches  # noqa: E402
+from bench_train_step import DEFAULT_VGG, mindspore_step  # noqa: E402
 
 
 def _conv_class(shapes: str):
@@ -89,20 +89,9 @@ def main(argv=None) -> int:
 
     from animecli import runtime
 
-    runtime.configure("cpu", "graph", graph_kernel=True)
-    import mindspore as ms
+    step = mindspore_step(args.step, args.size, args.batch, args.vgg)  # fusion on, as ``anime train``
     from mindspore import Profiler
 
-    from animecli.models.discriminator import Discriminator
-    from animecli.models.generator import Generator
-    from animecli.models.vgg19 import load_vgg19
-    from animecli.training.steps import LossConfig, TrainSteps
-
-    ms.set_seed(0)
-    steps = TrainSteps(Generator(), Discriminator(), load_vgg19(args.vgg), LossConfig())
-    photo, anime, gray, smooth = (ms.Tensor(b) for b in _batches(args.batch, args.size))
-    step = (lambda: steps.init_step(photo)) if args.step == "init" else (
-        lambda: steps.gan_step(photo, anime, gray, smooth))
     with runtime.compiling(), tempfile.TemporaryDirectory() as folder:  # compiler and profiler files
         step()
         step()
