@@ -78,13 +78,14 @@ def _mindspore_calls(batch, cin, cout, k, side):
         def construct(self, d, w):
             return self.conv(d, ops.flip(w, (2, 3)).transpose(1, 0, 2, 3))
 
-    class InputGradNative(nn.Cell):
-        def __init__(self):
+    class NativeGrad(nn.Cell):  # MindSpore's own gradient kernel: op(dout, other operand, result shape)
+        def __init__(self, op, shape):
             super().__init__()
-            self.grad = ops.Conv2DBackpropInput(cin, k)
+            self.grad = op
+            self.shape = shape
 
-        def construct(self, d, w):
-            return self.grad(d, w, x.shape)
+        def construct(self, d, operand):
+            return self.grad(d, operand, self.shape)
 
     class WeightGrad(nn.Cell):  # ForwardGradConv.bprop's weight gradient
         def __init__(self):
@@ -94,17 +95,10 @@ def _mindspore_calls(batch, cin, cout, k, side):
         def construct(self, a, d):
             return self.conv(a.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
 
-    class WeightGradNative(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.grad = _grad_ops.Conv2DBackpropFilter(cout, k)
-
-        def construct(self, d, a):
-            return self.grad(d, a, weight.shape)
-
     cells = {"forward": (Forward(), (x, weight)), "input_grad": (InputGrad(), (dout, weight)),
-             "input_grad_native": (InputGradNative(), (dout, weight)), "weight_grad": (WeightGrad(), (x, dout)),
-             "weight_grad_native": (WeightGradNative(), (dout, x))}
+             "input_grad_native": (NativeGrad(ops.Conv2DBackpropInput(cout, k), x.shape), (dout, weight)),
+             "weight_grad": (WeightGrad(), (x, dout)),
+             "weight_grad_native": (NativeGrad(_grad_ops.Conv2DBackpropFilter(cout, k), weight.shape), (dout, x))}
     return {name: (lambda cell=cell, args=args: cell(*args).asnumpy()) for name, (cell, args) in cells.items()}
 
 
