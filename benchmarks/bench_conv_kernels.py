@@ -179,7 +179,8 @@ def main(argv=None) -> int:
     for name in PASSES:
         ours = sum(row[name]["mindspore_ms"] for row in rows)
         theirs = sum(row[name]["pytorch_ms"] for row in rows)
-        totals[name] = {"mindspore_ms": round(ours, 1), "pytorch_ms": round(theirs, 1), "ratio": round(ours / theirs, 2)}
+        totals[name] = {"mindspore_ms": round(ours, 1), "pytorch_ms": round(theirs, 1),
+                        "ratio": round(ours / theirs, 2)}
     report["totals"] = totals
     print(json.dumps(report, indent=1))
     return 0
